@@ -1,0 +1,59 @@
+# `make run`  - create .venv, install, start the gateway with its embedded broker
+# `make test` - create .venv, install test tools (Mosquitto, node packages), lint, type-check, test
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+ARGS   ?=
+
+.PHONY: run test lint typecheck pytest deps test-deps mosquitto node-deps bench wheel clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+deps: $(VENV)/.installed
+
+run: deps
+	$(BIN)/ocpp-mqtt serve $(ARGS)
+
+# Debian's mosquitto is what the integration tests run against; install it when missing.
+mosquitto:
+	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { \
+	  echo "installing mosquitto (apt-get)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mosquitto >/dev/null; }
+
+node-deps: tests/interop/node_modules/.package-lock.json
+
+tests/interop/node_modules/.package-lock.json: tests/interop/package.json tests/interop/package-lock.json
+	cd tests/interop && npm ci --no-audit --no-fund --loglevel=error
+
+test-deps: $(VENV)/.installed-test mosquitto node-deps
+
+lint: test-deps
+	$(BIN)/ruff check src tests bench
+
+typecheck: test-deps
+	$(BIN)/mypy --strict src
+
+pytest: test-deps
+	$(BIN)/pytest -q $(ARGS)
+
+test: lint typecheck pytest
+
+bench: deps
+	$(BIN)/python bench/run.py $(ARGS)
+
+wheel: $(BIN)/python
+	$(BIN)/pip wheel -q --no-deps -w dist .
+
+clean:
+	rm -rf $(VENV) dist build tests/interop/node_modules

@@ -1,0 +1,110 @@
+"""`ocpp-mqtt serve`: every settings field is a flag (`call_timeout` -> `--call-timeout`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import ConfigError, Settings, load_settings
+
+EXIT_CONFIG = 2
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _is_bool(annotation: Any) -> bool:
+    return annotation is bool
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        help_text = field.description or ""
+        default = field.get_default(call_default_factory=False)
+        if default is not None and not callable(default):
+            help_text += f" (default: {default})"
+        if _is_bool(annotation):
+            parser.add_argument(_flag(name), dest=name, action=argparse.BooleanOptionalAction,
+                                default=None, help=help_text)
+            continue
+        origin = typing.get_origin(annotation)
+        if origin in (dict, list):
+            help_text += " (JSON or, for lists, comma-separated)"
+        elif origin in (typing.Union, types.UnionType):
+            pass
+        parser.add_argument(_flag(name), dest=name, default=None, metavar=name.upper(),
+                            help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ocpp-mqtt", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"ocpp-mqtt {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the gateway",
+                           description="Run the gateway. Every flag is also a TOML key in "
+                           "--config and an environment variable OCPP_MQTT_<NAME>.")
+    serve.add_argument("--config", type=Path, default=None, help="TOML file with settings")
+    _add_settings_flags(serve)
+    return parser
+
+
+def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
+    import orjson
+
+    values: dict[str, Any] = {}
+    for name, field in Settings.model_fields.items():
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if typing.get_origin(field.annotation) is dict and isinstance(value, str):
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError as exc:
+                raise ConfigError(f"{name}: expected a JSON object: {exc}") from exc
+        values[name] = value
+    return values
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config, **_cli_values(args))
+    except ConfigError as exc:
+        print(f"ocpp-mqtt: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    from .logs import setup_logging
+
+    setup_logging(settings.log_level, settings.log_format)
+    return _run(settings)
+
+
+def _run(settings: Settings) -> int:
+    from .gateway import serve
+
+    async def runner() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await serve(settings, stop)
+        except ConfigError as exc:
+            print(f"ocpp-mqtt: config error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        return 0
+
+    try:
+        import uvloop
+
+        return int(uvloop.run(runner()))
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+        return asyncio.run(runner())

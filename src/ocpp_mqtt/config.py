@@ -1,0 +1,264 @@
+"""One settings model: defaults < TOML file (`--config`) < environment (`OCPP_MQTT_<NAME>`) < CLI.
+
+Every field is an option under the same name everywhere: `call_timeout` is the TOML key
+`call_timeout`, the variable `OCPP_MQTT_CALL_TIMEOUT` and the flag `--call-timeout`.
+"""
+
+from __future__ import annotations
+
+import socket
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from .ocppj.versions import Version
+
+PLACEHOLDERS = ("${cid}", "${clientid}", "${action}", "${id}", "${type}")
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased as `key: what is wrong; what to do`."""
+
+
+@dataclass(frozen=True)
+class MqttTarget:
+    embedded: bool
+    host: str
+    port: int
+    tls: bool
+    username: str | None
+    password: str | None
+
+    def describe(self) -> str:
+        """For logs and the start-up line: never shows the password."""
+        if self.embedded:
+            return f"embedded broker on {self.host}:{self.port} (MQTT 3.1.1)"
+        user = f"{self.username}:***@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+
+def parse_hostport(value: str, key: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"expected HOST:PORT with a port 0-65535, got {value!r}")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="OCPP_MQTT_", extra="forbid", validate_default=True, case_sensitive=False
+    )
+
+    # ---- charge point side ---------------------------------------------------------------
+    listen: str = Field("0.0.0.0:9000", description="HOST:PORT where charge points connect")
+    versions: list[str] = Field(
+        ["1.6", "2.0.1", "2.1"], description="OCPP versions offered (subprotocols)"
+    )
+    default_version: str | None = Field(
+        None, description="version for legacy charge points that offer no subprotocol (HS-07)"
+    )
+    compression: bool = Field(True, description="permessage-deflate (costs ~33 KiB/connection)")
+    ping_interval: float = Field(20.0, ge=0, description="seconds of silence before a ping; 0=off")
+    ping_timeout: float = Field(10.0, gt=0, description="seconds to wait for the pong")
+    max_frame_size: int = Field(262144, ge=1024, description="largest frame; bigger closes 1009")
+    identity_max_length: int = Field(48, ge=1, le=1000, description="1.6 identity length cap")
+    max_queue: int = Field(100, ge=0, description="MQTT CALLs queued per charge point")
+    call_timeout: float = Field(30.0, gt=0, description="seconds to wait for an answer")
+    validate_cp_calls: bool = Field(True, description="validate charge point CALL payloads")
+    validate_cp_results: bool = Field(True, description="validate charge point CALLRESULTs")
+    validate_mqtt_calls: bool = Field(True, description="validate CALLs published on MQTT")
+    validate_mqtt_results: bool = Field(True, description="validate CALLRESULTs from MQTT")
+    validate_formats: bool = Field(False, description="also check date-time/uri formats")
+    relay_signed: bool = Field(True, description="relay 2.x '<Action>-Signed' CALLs (FR-11)")
+    default_heartbeat_interval: int = Field(60, ge=0, description="keepalive before Boot result")
+    keepalive_check: bool = Field(False, description="close charge points silent too long (EMQX)")
+    heartbeat_checking_times_backoff: int = Field(1, ge=1, description="silent intervals allowed")
+
+    # ---- MQTT side -----------------------------------------------------------------------
+    mqtt: str = Field("embedded", description="'embedded' or mqtt[s]://[user:pass@]host[:port]")
+    embedded_listen: str = Field("127.0.0.1:1883", description="embedded broker's HOST:PORT")
+    mqtt_version: Literal["5", "3.1.1"] = Field("5", description="MQTT protocol version")
+    mqtt_client_id: str | None = Field(None, description="MQTT client id (default: generated)")
+    mqtt_ca: Path | None = Field(None, description="CA bundle for mqtts://")
+    mqtt_cert: Path | None = Field(None, description="client certificate for mqtts://")
+    mqtt_key: Path | None = Field(None, description="client key for mqtts://")
+    mqtt_keepalive: int = Field(60, ge=5, description="MQTT keepalive seconds")
+    qos: int = Field(2, ge=0, le=2, description="QoS of messages from charge points")
+    gateway_id: str = Field(default_factory=socket.gethostname, description="this instance's name")
+
+    # ---- topics (EMQX profile) -----------------------------------------------------------
+    prefix: str = Field("ocpp/", description="mountpoint prepended to every topic")
+    upstream_topic: str = Field("cp/${cid}", description="charge point CALLs")
+    upstream_topic_override_mapping: dict[str, str] = Field(
+        default_factory=dict, description="Action -> topic for charge point CALLs"
+    )
+    upstream_reply_topic: str = Field("cp/${cid}/Reply", description="charge point CALLRESULTs")
+    upstream_error_topic: str = Field("cp/${cid}/Reply", description="charge point CALLERRORs")
+    dnstream_topic: str = Field("cs/${cid}", description="messages to the charge point")
+    ack_topic: str = Field("cs/${cid}/Ack", description="outcome of each downstream message")
+    presence_topic: str = Field("presence/${cid}", description="retained online/offline")
+    events_topic: str = Field("events/${cid}/${event}", description="connected/disconnected")
+    gateway_status_topic: str = Field("gateway/${gateway}/status", description="retained, LWT")
+    strict_compat: bool = Field(False, description="emit exactly EMQX's keys, no extras")
+
+    # ---- logs ----------------------------------------------------------------------------
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="level")
+    log_format: Literal["text", "json"] = Field("text", description="log line format")
+
+    @field_validator("versions", mode="before")
+    @classmethod
+    def _split_versions(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [v for v in value.replace(",", " ").split() if v]
+        return value
+
+    @field_validator("versions")
+    @classmethod
+    def _check_versions(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one OCPP version must be enabled")
+        return [Version.parse(v).value for v in value]
+
+    @field_validator("default_version")
+    @classmethod
+    def _check_default_version(cls, value: str | None) -> str | None:
+        if value in (None, "", "none"):
+            return None
+        return Version.parse(value).value
+
+    @field_validator("listen", "embedded_listen")
+    @classmethod
+    def _check_hostport(cls, value: str) -> str:
+        parse_hostport(value, "")
+        return value
+
+    @field_validator("mqtt")
+    @classmethod
+    def _check_mqtt(cls, value: str) -> str:
+        _parse_mqtt(value, "127.0.0.1:1883")
+        return value
+
+    @field_validator(
+        "upstream_topic", "upstream_reply_topic", "upstream_error_topic", "dnstream_topic",
+        "ack_topic", "presence_topic", "events_topic", "gateway_status_topic", "prefix",
+    )
+    @classmethod
+    def _check_topic(cls, value: str) -> str:
+        if "+" in value or "#" in value:
+            raise ValueError(f"topic {value!r} must not contain the wildcards + or #")
+        if value.startswith("$"):
+            raise ValueError(f"topic {value!r} must not start with '$' (reserved for brokers)")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Settings:
+        if "${cid}" not in self.dnstream_topic and "${clientid}" not in self.dnstream_topic:
+            raise ValueError("dnstream_topic must contain ${cid} so each charge point has its own")
+        if self.default_version is not None and self.default_version not in self.versions:
+            raise ValueError(f"default_version {self.default_version} is not in versions")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = InitSettingsSource(settings_cls, init_kwargs=_TOML_VALUES.copy())
+        return (init_settings, env_settings, toml)
+
+    # ---- derived values ------------------------------------------------------------------
+    @property
+    def listen_address(self) -> tuple[str, int]:
+        return parse_hostport(self.listen, "listen")
+
+    @property
+    def mqtt_target(self) -> MqttTarget:
+        return _parse_mqtt(self.mqtt, self.embedded_listen)
+
+    @property
+    def enabled_versions(self) -> list[Version]:
+        return [Version.parse(v) for v in self.versions]
+
+    @property
+    def legacy_version(self) -> Version | None:
+        return Version.parse(self.default_version) if self.default_version else None
+
+
+def _parse_mqtt(value: str, embedded_listen: str) -> MqttTarget:
+    if value == "embedded":
+        host, port = parse_hostport(embedded_listen, "embedded_listen")
+        return MqttTarget(True, host, port, False, None, None)
+    parts = urlsplit(value)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ValueError(
+            "expected 'embedded', mqtt://[user:pass@]host[:port] or mqtts://...; got "
+            + repr(_mask(value))
+        )
+    try:
+        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+    except ValueError as exc:
+        raise ValueError(f"bad port in {_mask(value)!r}") from exc
+    return MqttTarget(
+        False,
+        parts.hostname,
+        port,
+        parts.scheme == "mqtts",
+        unquote(parts.username) if parts.username else None,
+        unquote(parts.password) if parts.password else None,
+    )
+
+
+def _mask(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(":" + parts.password + "@", ":***@")
+    return url
+
+
+_TOML_VALUES: dict[str, Any] = {}
+
+
+def load_settings(config_file: Path | None = None, **cli: Any) -> Settings:
+    """Build the settings, turning every problem into one ConfigError naming the key."""
+    _TOML_VALUES.clear()
+    if config_file is not None:
+        try:
+            with open(config_file, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"config: cannot read {config_file}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config: {config_file} is not valid TOML: {exc}") from exc
+        _TOML_VALUES.update(data)
+    try:
+        return Settings(**{k: v for k, v in cli.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from exc
+    finally:
+        _TOML_VALUES.clear()
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    messages = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "config"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown option; see `ocpp-mqtt serve --help` or README for the valid keys"
+        messages.append(f"{key}: {msg}")
+    return "; ".join(messages)

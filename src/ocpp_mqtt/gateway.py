@@ -1,0 +1,140 @@
+"""Composition root: embedded broker, MQTT link, relay mode and WebSocket listener."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from . import __version__
+from .config import ConfigError, Settings
+from .modes.relay import Relay, policy_from
+from .northbound.broker import EmbeddedBroker
+from .northbound.mqtt import MqttLink, tls_context
+from .ocppj.validation import Schemas
+from .transport.websocket import Listener
+
+log = logging.getLogger("ocpp_mqtt")
+
+
+class Gateway:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.schemas = Schemas(validate_formats=settings.validate_formats)
+        self.relay = Relay(settings)
+        self.broker: EmbeddedBroker | None = None
+        self.link: MqttLink | None = None
+        self._runner: web.AppRunner | None = None
+        self.ws_port = 0
+        self.started_at_ms = 0
+        prefix = settings.prefix
+        self.status_topic = prefix + settings.gateway_status_topic.replace(
+            "${gateway}", settings.gateway_id)
+
+    def _status(self, online: bool) -> bytes:
+        body: dict[str, Any] = {"status": "online" if online else "offline",
+                                "gateway": self.settings.gateway_id}
+        if online:
+            body.update(version=__version__, started_at=self.started_at_ms,
+                        listen=self.settings.listen, ocpp=self.settings.versions)
+        return orjson.dumps(body)
+
+    async def start(self) -> None:
+        settings = self.settings
+        target = settings.mqtt_target
+        if target.embedded:
+            self.broker = EmbeddedBroker(target.host, target.port)
+            await self.broker.start()
+        tls = None
+        if target.tls:
+            tls = tls_context(
+                str(settings.mqtt_ca) if settings.mqtt_ca else None,
+                str(settings.mqtt_cert) if settings.mqtt_cert else None,
+                str(settings.mqtt_key) if settings.mqtt_key else None,
+            )
+        client_id = settings.mqtt_client_id or (
+            f"ocpp-mqtt-{settings.gateway_id}-{secrets.token_hex(3)}")
+        self.link = MqttLink(
+            target,
+            client_id=client_id,
+            version=settings.mqtt_version,
+            keepalive=settings.mqtt_keepalive,
+            will=(self.status_topic, self._status(False)),
+            tls=tls,
+            on_message=self.relay.on_mqtt,
+            on_reconnect=self._announce,
+        )
+        try:
+            await self.link.connect()
+        except (OSError, TimeoutError) as exc:
+            await self._stop_broker()
+            raise ConfigError(f"mqtt: cannot connect to {target.describe()}: "
+                              f"{exc or type(exc).__name__}; is the broker running?") from exc
+        self.relay.start(self.link)
+        listener = Listener(settings, self.schemas, policy_from(settings), self.relay)
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", listener.handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        host, port = settings.listen_address
+        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self.stop()
+            raise ConfigError(f"listen: cannot listen on {host}:{port}: {exc.strerror}; "
+                              "choose another --listen HOST:PORT") from exc
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.ws_port = sockets[0].getsockname()[1] if sockets else port
+        self.started_at_ms = int(time.time() * 1000)
+        self._announce()
+
+    def _announce(self) -> None:
+        if self.link is not None:
+            self.link.publish(self.status_topic, self._status(True), 1, True)
+
+    def describe(self) -> str:
+        host, _ = self.settings.listen_address
+        assert self.link is not None
+        target = self.link.target
+        broker = target.describe() if target.embedded else (
+            f"{target.describe()} (MQTT {'5' if self.link.mqtt5 else '3.1.1'})")
+        return (
+            f"ocpp-mqtt {__version__}: charge points connect to "
+            f"ws://{host}:{self.ws_port}/<path>/<identity> "
+            f"(OCPP {', '.join(self.settings.versions)}); "
+            f"MQTT: {broker}, "
+            f"prefix {self.settings.prefix!r}"
+        )
+
+    async def stop(self) -> None:
+        await self.relay.stop()
+        if self.link is not None:
+            if self.link.connected:
+                self.link.publish(self.status_topic, self._status(False), 1, True)
+            await self.link.disconnect()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self._stop_broker()
+
+    async def _stop_broker(self) -> None:
+        if self.broker is not None:
+            await self.broker.stop()
+            self.broker = None
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    gateway = Gateway(settings)
+    await gateway.start()
+    print(gateway.describe(), flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await gateway.stop()

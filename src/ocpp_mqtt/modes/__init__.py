@@ -1,0 +1,1 @@
+"""Who answers the charge points: relay (an MQTT backend)."""

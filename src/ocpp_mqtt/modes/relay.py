@@ -1,0 +1,299 @@
+"""Relay mode: every charge point message goes to an MQTT backend, which answers over MQTT.
+
+This module wires sessions to MQTT: it owns the registry of live connections (one per identity,
+the newer replaces the older, HS-12), turns session events into EMQX-profile publishes and
+backend messages into session inputs, reports outcomes on the ack topic, publishes presence,
+and runs the one timer that applies call timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import Settings
+from ..northbound import emqx
+from ..northbound.mqtt import MqttLink
+from ..ocppj import events as ev
+from ..ocppj.session import Policy
+from ..ocppj.versions import CALL, CALLRESULT
+from ..transport.connection import Connection
+
+log = logging.getLogger("ocpp_mqtt.relay")
+
+
+@dataclass(slots=True)
+class Topics:
+    """The topics of one charge point, computed once per connection."""
+
+    upstream: str
+    overrides: dict[str, str]
+    reply: str
+    error: str
+    dnstream: str
+    ack: str
+    presence: str
+    connected: str
+    disconnected: str
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(
+        max_queue=settings.max_queue,
+        call_timeout=settings.call_timeout,
+        validate_cp_calls=settings.validate_cp_calls,
+        validate_cp_results=settings.validate_cp_results,
+        validate_mqtt_calls=settings.validate_mqtt_calls,
+        validate_mqtt_results=settings.validate_mqtt_results,
+        relay_signed=settings.relay_signed,
+    )
+
+
+class Relay:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.link: MqttLink | None = None
+        self.strict = settings.strict_compat
+        self.qos = settings.qos
+        self.connections: dict[str, Connection] = {}
+        self._by_topic: dict[str, Connection] = {}
+        self._busy: set[Connection] = set()
+        prefix = settings.prefix
+        self._t = {
+            name: emqx.Template(prefix, getattr(settings, name))
+            for name in (
+                "upstream_topic", "upstream_reply_topic", "upstream_error_topic",
+                "dnstream_topic", "ack_topic", "presence_topic", "events_topic",
+            )
+        }
+        self._overrides = {
+            action: emqx.Template(prefix, topic)
+            for action, topic in settings.upstream_topic_override_mapping.items()
+        }
+        self._ticker: asyncio.Task[None] | None = None
+        self.tick = min(0.25, settings.call_timeout / 10)
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    def start(self, link: MqttLink) -> None:
+        self.link = link
+        self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
+
+    async def stop(self) -> None:
+        for conn in list(self.connections.values()):
+            conn.close(1001, "gateway shutting down")
+        for _ in range(50):
+            if not self.connections:
+                break
+            await asyncio.sleep(0.02)
+        for conn in list(self.connections.values()):
+            self.detach(conn, "gateway shutting down")
+        if self._ticker is not None:
+            self._ticker.cancel()
+
+    def topics_for(self, cid: str) -> Topics:
+        t = self._t
+        return Topics(
+            upstream=t["upstream_topic"].for_cid(cid),
+            overrides={a: tpl.for_cid(cid) for a, tpl in self._overrides.items()},
+            reply=t["upstream_reply_topic"].for_cid(cid),
+            error=t["upstream_error_topic"].for_cid(cid),
+            dnstream=t["dnstream_topic"].for_cid(cid),
+            ack=t["ack_topic"].for_cid(cid),
+            presence=t["presence_topic"].for_cid(cid),
+            connected=t["events_topic"].for_cid(cid, event="connected"),
+            disconnected=t["events_topic"].for_cid(cid, event="disconnected"),
+        )
+
+    # ---- connections --------------------------------------------------------------------
+
+    async def attach(self, conn: Connection) -> None:
+        conn.topics = topics = self.topics_for(conn.cid_level)
+        old = self.connections.get(conn.identity)
+        self.connections[conn.identity] = conn
+        self._by_topic[topics.dnstream] = conn
+        if old is not None:  # HS-12: the newer connection replaces the older
+            old.close(1000, "replaced by a newer connection with the same identity")
+            self._finish(old, "takeover: a newer connection with the same identity")
+        assert self.link is not None
+        await self.link.subscribe(topics.dnstream, 1)
+        if conn.detached:
+            return
+        # Online is published after the SUBACK: from then on, commands reach the charge point.
+        now_ms = _now_ms()
+        info = conn.info(self.settings.gateway_id)
+        self.link.publish(topics.presence, emqx.presence(info, True, None, now_ms), 1, True)
+        self.link.publish(topics.connected, emqx.connection_event(info, "connected", None,
+                                                                  now_ms), 1)
+        log.info("charge point connected", extra={
+            "cid": conn.identity, "version": conn.version.value, "ip": conn.remote_ip})
+
+    def detach(self, conn: Connection, reason: str) -> None:
+        """The socket is gone: publish offline unless a newer connection already took over."""
+        if conn.detached:
+            return
+        if self.connections.get(conn.identity) is conn:
+            del self.connections[conn.identity]
+            self._by_topic.pop(conn.topics.dnstream, None)
+            assert self.link is not None
+            self.link.unsubscribe(conn.topics.dnstream)
+        self._finish(conn, conn.close_reason or reason)
+
+    def _finish(self, conn: Connection, reason: str) -> None:
+        conn.detached = True
+        self._busy.discard(conn)
+        self.dispatch(conn, conn.session.close())
+        now_ms = _now_ms()
+        info = conn.info(self.settings.gateway_id)
+        assert self.link is not None
+        topics = conn.topics
+        if self.connections.get(conn.identity) is None:
+            self.link.publish(topics.presence, emqx.presence(info, False, reason, now_ms), 1, True)
+        self.link.publish(topics.disconnected,
+                          emqx.connection_event(info, "disconnected", reason, now_ms), 1)
+        log.info("charge point disconnected", extra={"cid": conn.identity, "reason": reason})
+
+    def on_text(self, conn: Connection, text: str) -> None:
+        now = time.monotonic()
+        conn.last_rx = now
+        conn.frames_in += 1
+        self.dispatch(conn, conn.session.receive(text, now))
+        if not conn.session.idle:
+            self._busy.add(conn)
+
+    # ---- MQTT side ----------------------------------------------------------------------
+
+    def on_mqtt(self, topic: str, payload: bytes, properties: dict[str, Any]) -> None:
+        conn = self._by_topic.get(topic)
+        if conn is None or conn.detached:
+            return  # a late message for a charge point that just left
+        ctx = _response_ctx(properties)
+        try:
+            down = emqx.decode_downstream(payload)
+        except emqx.DecodeError as exc:
+            self.dispatch(conn, [ev.Outcome(exc.unique_id, ev.INVALID, str(exc), None,
+                                            exc.message_type, ctx)])
+            return
+        session = conn.session
+        now = time.monotonic()
+        if down.message_type == CALL:
+            events = session.backend_call(down.unique_id, down.action, down.payload, ctx, now)
+        elif down.message_type == CALLRESULT:
+            assert down.unique_id is not None
+            events = session.backend_result(down.unique_id, down.payload, ctx, now)
+        else:
+            assert down.unique_id is not None
+            events = session.backend_error(down.unique_id, down.code, down.description,
+                                           down.details, ctx, now, down.message_type)
+        self.dispatch(conn, events)
+        if not session.idle:
+            self._busy.add(conn)
+
+    # ---- events -> edges ----------------------------------------------------------------
+
+    def dispatch(self, conn: Connection, events: list[ev.Event]) -> None:
+        link = self.link
+        assert link is not None
+        topics: Topics = conn.topics
+        for event in events:
+            kind = type(event)
+            if kind is ev.SendFrame:
+                conn.send(event.text)  # type: ignore[union-attr]
+            elif kind is ev.UpCall:
+                call: ev.UpCall = event  # type: ignore[assignment]
+                topic = topics.overrides.get(call.action, topics.upstream)
+                if "${" in topic:
+                    topic = emqx.Template.fill(topic, call.action, call.unique_id,
+                                               call.message_type)
+                link.publish(topic, emqx.encode_call(call, _now_ms(), self.strict), self.qos)
+            elif kind is ev.UpResult:
+                result: ev.UpResult = event  # type: ignore[assignment]
+                body = emqx.encode_result(result, _now_ms(), self.strict)
+                link.publish(self._fill(topics.reply, result.action, result.unique_id, 3),
+                             body, self.qos)
+                self._respond(result.ctx, body)
+            elif kind is ev.UpError:
+                error: ev.UpError = event  # type: ignore[assignment]
+                body = emqx.encode_error(error, _now_ms(), self.strict)
+                link.publish(self._fill(topics.error, error.action or "", error.unique_id,
+                                        error.message_type), body, self.qos)
+                self._respond(error.ctx, body)
+            elif kind is ev.Outcome:
+                self._outcome(conn, event)  # type: ignore[arg-type]
+            elif kind is ev.Problem:
+                problem: ev.Problem = event  # type: ignore[assignment]
+                log.warning(f"{problem.event}: {problem.detail}", extra={
+                    "cid": conn.identity, "id": problem.unique_id})
+            elif kind is ev.KeepaliveChanged:
+                conn.keepalive = event.interval  # type: ignore[union-attr]
+
+    @staticmethod
+    def _fill(topic: str, action: str, unique_id: str, message_type: int) -> str:
+        if "${" in topic:
+            return emqx.Template.fill(topic, action, unique_id, message_type)
+        return topic
+
+    def _outcome(self, conn: Connection, outcome: ev.Outcome) -> None:
+        assert self.link is not None
+        body = emqx.encode_outcome(outcome, _now_ms())
+        self.link.publish(conn.topics.ack, body, 1)
+        if outcome.final and outcome.status != ev.ANSWERED:
+            self._respond(outcome.ctx, body)
+        if outcome.status not in (ev.SENT, ev.ANSWERED):
+            log.info("downstream message not delivered", extra={
+                "cid": conn.identity, "id": outcome.unique_id, "status": outcome.status,
+                "reason": outcome.reason})
+
+    def _respond(self, ctx: Any, body: bytes) -> None:
+        """MQTT 5 request/response: the answer also goes to the request's response topic."""
+        if ctx is None:
+            return
+        assert self.link is not None
+        topic, correlation = ctx
+        props: dict[str, Any] = {}
+        if correlation is not None:
+            props["correlation_data"] = correlation
+        self.link.publish(topic, body, 1, False, **props)
+
+    # ---- timers -------------------------------------------------------------------------
+
+    async def _tick_loop(self) -> None:
+        keepalive_every = 1.0
+        next_keepalive = time.monotonic() + keepalive_every
+        while True:
+            await asyncio.sleep(self.tick)
+            now = time.monotonic()
+            for conn in list(self._busy):
+                if conn.detached:
+                    self._busy.discard(conn)
+                    continue
+                events = conn.session.expire(now)
+                if events:
+                    self.dispatch(conn, events)
+                if conn.session.idle:
+                    self._busy.discard(conn)
+            if self.settings.keepalive_check and now >= next_keepalive:
+                next_keepalive = now + keepalive_every
+                self._check_keepalive(now)
+
+    def _check_keepalive(self, now: float) -> None:
+        """EMQX's keepalive rule (opt-in): close a charge point silent for too long."""
+        backoff = self.settings.heartbeat_checking_times_backoff
+        for conn in list(self.connections.values()):
+            if conn.keepalive > 0 and now - conn.last_rx > conn.keepalive * (backoff + 0.5):
+                conn.close(1000, "keepalive_timeout")
+
+
+def _response_ctx(properties: dict[str, Any]) -> tuple[str, bytes | None] | None:
+    topics = properties.get("response_topic") if properties else None
+    if not topics:
+        return None
+    correlation = properties.get("correlation_data")
+    return topics[0], correlation[0] if correlation else None
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

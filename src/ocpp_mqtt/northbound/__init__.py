@@ -1,0 +1,1 @@
+"""The MQTT side: client, payload profiles, embedded broker."""

@@ -1,0 +1,58 @@
+"""The embedded MQTT broker (amqtt), so `ocpp-mqtt serve` works with nothing else installed.
+
+It shares the gateway's event loop (about 5k msg/s): right for a home, not for a fleet, where the
+gateway points at Mosquitto, EMQX or HiveMQ instead. amqtt speaks MQTT 3.1.1 only.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+from typing import Any
+
+from ..config import ConfigError
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail early, with the fix in the message, when something already listens there."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"embedded_listen: a broker already listens on {host}:{port}; "
+                    f"use --mqtt mqtt://{host}:{port}"
+                ) from exc
+            raise ConfigError(f"embedded_listen: cannot listen on {host}:{port}: "
+                              f"{exc.strerror}") from exc
+
+
+class EmbeddedBroker:
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self._broker: Any = None
+
+    async def start(self) -> None:
+        check_port_free(self.host, self.port)
+        for name in ("amqtt", "transitions"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        from amqtt.broker import Broker  # imported late: only the embedded mode needs it
+
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
+            },
+        }
+        self._broker = Broker(config)
+        await self._broker.start()
+
+    async def stop(self) -> None:
+        if self._broker is not None:
+            await self._broker.shutdown()
+            self._broker = None

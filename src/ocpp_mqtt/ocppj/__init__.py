@@ -1,0 +1,1 @@
+"""OCPP-J protocol rules with no I/O: frames, versions, validation, sessions."""

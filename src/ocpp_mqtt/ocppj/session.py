@@ -1,0 +1,436 @@
+"""The OCPP-J RPC core of one charge point connection: no I/O, events in, events out.
+
+Inputs are text frames from the charge point, messages from the backend (already decoded by a
+northbound profile) and the clock; outputs are :mod:`events`. The rules enforced here:
+framing and ids (FR-*, MID-*), one outstanding CALL per direction with a FIFO queue and a
+timeout (SY-*), the version's error codes (ER-*), and schema validation per direction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from . import events as ev
+from .frames import (
+    MAX_DESCRIPTION,
+    MAX_ID_LENGTH,
+    BadFrame,
+    Call,
+    CallError,
+    CallResult,
+    Ignored,
+    call_frame,
+    error_frame,
+    parse,
+    result_frame,
+)
+from .validation import Schemas
+from .versions import (
+    CALL,
+    CALLERROR,
+    CALLRESULT,
+    CALLRESULTERROR,
+    SEND,
+    Version,
+    normalise_error_code,
+)
+from .versions import error_code as spell
+
+SIGNED_SUFFIX = "-Signed"  # FR-11
+
+
+@dataclass(slots=True)
+class Policy:
+    """Per-gateway settings the core needs."""
+
+    max_queue: int = 100
+    call_timeout: float = 30.0
+    validate_cp_calls: bool = True
+    validate_cp_results: bool = True
+    validate_mqtt_calls: bool = True
+    validate_mqtt_results: bool = True
+    relay_signed: bool = True
+
+
+@dataclass(slots=True)
+class _OutCall:
+    """A backend CALL toward the charge point: queued, or the one outstanding."""
+
+    unique_id: str
+    action: str
+    raw_payload: str
+    ctx: Any
+    deadline: float = 0.0
+
+
+class Session:
+    """RPC state of one WebSocket connection of one charge point."""
+
+    __slots__ = ("_in", "_out", "_out_ids", "_queue", "policy", "schemas", "version")
+
+    def __init__(self, version: Version, schemas: Schemas, policy: Policy) -> None:
+        self.version = version
+        self.schemas = schemas
+        self.policy = policy
+        # charge point CALLs awaiting the backend's answer: id -> (action, deadline)
+        self._in: dict[str, tuple[str, float]] = {}
+        self._out: _OutCall | None = None  # the one outstanding CALL to the charge point
+        self._queue: deque[_OutCall] = deque()
+        self._out_ids: set[str] = set()  # ids of the outstanding and queued CALLs
+
+    # ---- introspection ------------------------------------------------------------------
+
+    @property
+    def idle(self) -> bool:
+        """True when nothing waits for an answer, so no timer is needed."""
+        return self._out is None and not self._in
+
+    @property
+    def queue_length(self) -> int:
+        return len(self._queue)
+
+    def pending_action(self, unique_id: str) -> str | None:
+        """The action of a charge point CALL still awaiting its answer."""
+        entry = self._in.get(unique_id)
+        return entry[0] if entry else None
+
+    def next_deadline(self) -> float | None:
+        deadlines = [d for _, d in self._in.values()]
+        if self._out is not None:
+            deadlines.append(self._out.deadline)
+        return min(deadlines) if deadlines else None
+
+    # ---- frames from the charge point ---------------------------------------------------
+
+    def receive(self, text: str, now: float) -> list[ev.Event]:
+        frame = parse(text, self.version)
+        if type(frame) is Call:
+            return self._cp_call(frame, now)
+        if type(frame) is CallResult:
+            return self._cp_result(frame, now)
+        if type(frame) is CallError:
+            return self._cp_error(frame, now)
+        if type(frame) is BadFrame:
+            problem = ev.Problem("bad_frame", frame.problem, frame.unique_id)
+            if frame.reply is None:
+                return [problem]
+            return [ev.SendFrame(frame.reply), problem]
+        assert type(frame) is Ignored
+        return [ev.Problem("ignored_frame", frame.problem)]
+
+    def _callerror(self, unique_id: str, code: str, description: str) -> ev.SendFrame:
+        return ev.SendFrame(error_frame(unique_id, spell(self.version, code), description))
+
+    def _cp_call(self, call: Call, now: float) -> list[ev.Event]:
+        action = call.action
+        if call.message_type == SEND:
+            return self._cp_send(call)
+        uid = call.unique_id
+        if uid in self._in:  # MID-05: a duplicate of a CALL still being processed
+            return [
+                self._callerror(
+                    uid,
+                    "RpcFrameworkError" if self.version.is_2x else "GenericError",
+                    "a CALL with this MessageId is still being processed",
+                ),
+                ev.Problem("duplicate_id", "CALL id already pending", uid),
+            ]
+        validate = self.policy.validate_cp_calls
+        if not self.schemas.is_action(self.version, action):
+            base = action[: -len(SIGNED_SUFFIX)] if action.endswith(SIGNED_SUFFIX) else None
+            signed_ok = (
+                base is not None
+                and self.version.is_2x
+                and self.policy.relay_signed
+                and self.schemas.is_action(self.version, base)
+            )
+            if not signed_ok:  # ER-04: an action the receiver does not know
+                return [
+                    self._callerror(uid, "NotImplemented",
+                                    f"unknown action {action!r} in OCPP {self.version.value}"),
+                    ev.Problem("unknown_action", action, uid),
+                ]
+            validate = False  # a JWS payload has no OCPP schema (FR-11)
+        if validate:
+            error = self.schemas.check(self.version, action, call.payload, response=False)
+            if error is not None:
+                return [
+                    ev.SendFrame(error_frame(uid, error.code, error.describe())),
+                    ev.Problem("invalid_call", f"{action} {error.describe()}", uid),
+                ]
+        self._in[uid] = (action, now + self.policy.call_timeout)
+        return [ev.UpCall(uid, action, call.raw_payload, call.payload, CALL)]
+
+    def _cp_send(self, call: Call) -> list[ev.Event]:
+        # SEND (2.1) is never answered (FR-05) and exempt from SY-01 (SY-05).
+        if not self.schemas.is_action(self.version, call.action):
+            return [ev.Problem("unknown_action", f"SEND {call.action}", call.unique_id)]
+        if self.policy.validate_cp_calls:
+            error = self.schemas.check(self.version, call.action, call.payload, response=False)
+            if error is not None:
+                detail = f"SEND {call.action} {error.describe()}"
+                return [ev.Problem("invalid_send", detail, call.unique_id)]
+        return [ev.UpCall(call.unique_id, call.action, call.raw_payload, call.payload, SEND)]
+
+    def _cp_result(self, result: CallResult, now: float) -> list[ev.Event]:
+        out = self._out
+        if out is None or out.unique_id != result.unique_id:  # SY-06: log and drop
+            return [ev.Problem("unknown_result", "CALLRESULT for no pending CALL",
+                               result.unique_id)]
+        if self.policy.validate_cp_results:
+            error = self.schemas.check(self.version, out.action, result.payload, response=True)
+            if error is not None:
+                reason = f"{out.action} result does not match its schema: {error.describe()}"
+                events: list[ev.Event] = [
+                    ev.Outcome(
+                        out.unique_id,
+                        ev.INVALID,
+                        reason,
+                        out.action,
+                        CALL,
+                        out.ctx,
+                        extra={"Payload": result.payload},
+                    )
+                ]
+                if self.version is Version.V21:  # FR-04: tell the charge point
+                    events.append(
+                        ev.SendFrame(
+                            error_frame(
+                                out.unique_id, error.code, error.describe(), None, CALLRESULTERROR
+                            )
+                        )
+                    )
+                return events + self._advance(now)
+        events = [
+            ev.UpResult(out.unique_id, out.action, result.raw_payload, result.payload, out.ctx),
+            ev.Outcome(
+                out.unique_id, ev.ANSWERED, "the charge point answered with a CALLRESULT",
+                out.action, CALL, out.ctx, extra={"ReplyMessageTypeId": CALLRESULT},
+            ),
+        ]
+        return events + self._advance(now)
+
+    def _cp_error(self, error: CallError, now: float) -> list[ev.Event]:
+        if error.message_type == CALLRESULTERROR:  # about a result the backend sent (FR-04)
+            action = None
+            return [
+                ev.UpError(
+                    error.unique_id, action, error.code, error.description, error.details,
+                    CALLRESULTERROR,
+                )
+            ]
+        out = self._out
+        if out is None or out.unique_id != error.unique_id:  # SY-06
+            return [ev.Problem("unknown_result", "CALLERROR for no pending CALL", error.unique_id)]
+        events: list[ev.Event] = [
+            ev.UpError(
+                out.unique_id, out.action, error.code, error.description, error.details,
+                CALLERROR, out.ctx,
+            ),
+            ev.Outcome(
+                out.unique_id, ev.ANSWERED,
+                f"the charge point answered with CALLERROR {error.code}",
+                out.action, CALL, out.ctx, extra={"ReplyMessageTypeId": CALLERROR},
+            ),
+        ]
+        return events + self._advance(now)
+
+    # ---- messages from the backend -----------------------------------------------------
+
+    def backend_call(
+        self, unique_id: str | None, action: str, payload: Any, ctx: Any, now: float
+    ) -> list[ev.Event]:
+        """A CALL toward the charge point: sent at once, or queued behind the outstanding one."""
+        if unique_id is None:
+            unique_id = str(uuid.uuid4())  # MID-02: UUIDv4 for ids the gateway chooses
+
+        def refuse(status: str, reason: str) -> list[ev.Event]:
+            return [ev.Outcome(unique_id, status, reason, action, CALL, ctx)]
+
+        if len(unique_id) > MAX_ID_LENGTH:
+            return refuse(ev.INVALID, f"UniqueId is longer than {MAX_ID_LENGTH} characters")
+        if unique_id in self._out_ids:
+            return refuse(ev.INVALID, "a CALL with this UniqueId is already queued or pending")
+        if not self.schemas.is_action(self.version, action):
+            return refuse(ev.INVALID, f"unknown action {action!r} in OCPP {self.version.value}")
+        if not isinstance(payload, dict):
+            return refuse(ev.INVALID, "Payload must be a JSON object")
+        if self.version.is_2x:
+            null_at = _find_null(payload, "")
+            if null_at is not None:  # FR-08: omit empty optional fields, never send null
+                return refuse(ev.INVALID, f"null at {null_at}: omit empty optional fields")
+        if self.policy.validate_mqtt_calls:
+            error = self.schemas.check(self.version, action, payload, response=False)
+            if error is not None:
+                return refuse(ev.INVALID, f"{action} does not match its schema: {error.describe()}")
+        if len(self._queue) >= self.policy.max_queue:
+            return refuse(ev.QUEUE_FULL, f"{self.policy.max_queue} CALLs already queued")
+        call = _OutCall(unique_id, action, orjson.dumps(payload).decode(), ctx)
+        self._out_ids.add(unique_id)
+        if self._out is None:
+            return self._send(call, now)
+        self._queue.append(call)  # SY-01: wait for the outstanding CALL
+        return []
+
+    def backend_result(
+        self, unique_id: str, payload: Any, ctx: Any, now: float
+    ) -> list[ev.Event]:
+        """The backend's CALLRESULT to a charge point CALL."""
+        entry = self._in.get(unique_id)
+        if entry is None:
+            return [ev.Outcome(unique_id, ev.NOT_PENDING, _not_pending(), None, CALLRESULT, ctx)]
+        action = entry[0]
+        if not isinstance(payload, dict):
+            return [ev.Outcome(unique_id, ev.INVALID, "Payload must be a JSON object", action,
+                               CALLRESULT, ctx)]
+        if self.version.is_2x:
+            null_at = _find_null(payload, "")
+            if null_at is not None:
+                return [ev.Outcome(unique_id, ev.INVALID,
+                                   f"null at {null_at}: omit empty optional fields", action,
+                                   CALLRESULT, ctx)]
+        if self.policy.validate_mqtt_results and not action.endswith(SIGNED_SUFFIX):
+            error = self.schemas.check(self.version, action, payload, response=True)
+            if error is not None:
+                reason = f"{action} result does not match its schema: {error.describe()}"
+                return [ev.Outcome(unique_id, ev.INVALID, reason, action, CALLRESULT, ctx)]
+        del self._in[unique_id]
+        events: list[ev.Event] = [
+            ev.SendFrame(result_frame(unique_id, orjson.dumps(payload).decode())),
+            ev.Outcome(unique_id, ev.SENT, "result sent to the charge point", action,
+                       CALLRESULT, ctx),
+        ]
+        if action == "BootNotification" and payload.get("status") == "Accepted":
+            interval = payload.get("interval")
+            if type(interval) is int and interval >= 0:
+                events.append(ev.KeepaliveChanged(interval))
+        return events
+
+    def backend_error(
+        self,
+        unique_id: str,
+        code: str,
+        description: str,
+        details: Any,
+        ctx: Any,
+        now: float,
+        message_type: int = CALLERROR,
+    ) -> list[ev.Event]:
+        """The backend's CALLERROR to a charge point CALL (or a 2.1 CALLRESULTERROR)."""
+
+        def refuse(status: str, reason: str, action: str | None = None) -> list[ev.Event]:
+            return [ev.Outcome(unique_id, status, reason, action, message_type, ctx)]
+
+        if message_type == CALLRESULTERROR:
+            if self.version is not Version.V21:
+                return refuse(ev.INVALID, "MessageTypeId 5 exists only in OCPP 2.1")
+            action = None
+        else:
+            entry = self._in.get(unique_id)
+            if entry is None:
+                return refuse(ev.NOT_PENDING, _not_pending())
+            action = entry[0]
+        spelled = normalise_error_code(self.version, code)
+        if spelled is None:
+            return refuse(ev.INVALID, f"ErrorCode {code!r} is not an OCPP {self.version.value} "
+                          "error code", action)
+        if self.version.is_2x and len(description) > MAX_DESCRIPTION:
+            return refuse(ev.INVALID, f"ErrorDescription is longer than {MAX_DESCRIPTION} "
+                          "characters", action)
+        if details is None:
+            details = {}
+        if not isinstance(details, dict):
+            return refuse(ev.INVALID, "ErrorDetails must be a JSON object", action)
+        if message_type == CALLERROR:
+            del self._in[unique_id]
+        frame = error_frame(unique_id, spelled, description, details, message_type)
+        return [
+            ev.SendFrame(frame),
+            ev.Outcome(unique_id, ev.SENT, "error sent to the charge point", action,
+                       message_type, ctx),
+        ]
+
+    # ---- time and end of connection -----------------------------------------------------
+
+    def expire(self, now: float) -> list[ev.Event]:
+        """Apply call_timeout in both directions (SY-03)."""
+        events: list[ev.Event] = []
+        if self._in:
+            late = [(uid, a) for uid, (a, deadline) in self._in.items() if deadline <= now]
+            for uid, action in late:
+                del self._in[uid]
+                # Tell the charge point rather than leave it waiting: it will retry (ER-11).
+                events.append(self._callerror(
+                    uid, "InternalError",
+                    f"no answer from the central system within {self.policy.call_timeout:g} s",
+                ))
+                events.append(ev.Problem("backend_timeout", action, uid))
+        out = self._out
+        if out is not None and out.deadline <= now:
+            events.append(ev.Outcome(
+                out.unique_id, ev.TIMEOUT,
+                f"no answer from the charge point within {self.policy.call_timeout:g} s",
+                out.action, CALL, out.ctx,
+            ))
+            events.extend(self._advance(now))
+        return events
+
+    def close(self) -> list[ev.Event]:
+        """The connection ended: every CALL still owed to the backend ends as `offline`."""
+        events: list[ev.Event] = []
+        calls = ([self._out] if self._out is not None else []) + list(self._queue)
+        for call in calls:
+            events.append(ev.Outcome(
+                call.unique_id, ev.OFFLINE,
+                "the charge point disconnected before answering", call.action, CALL, call.ctx,
+            ))
+        self._out = None
+        self._queue.clear()
+        self._out_ids.clear()
+        self._in.clear()
+        return events
+
+    # ---- internals ----------------------------------------------------------------------
+
+    def _send(self, call: _OutCall, now: float) -> list[ev.Event]:
+        call.deadline = now + self.policy.call_timeout
+        self._out = call
+        return [
+            ev.SendFrame(call_frame(call.unique_id, call.action, call.raw_payload)),
+            ev.Outcome(call.unique_id, ev.SENT, "CALL sent to the charge point", call.action,
+                       CALL, call.ctx, final=False),
+        ]
+
+    def _advance(self, now: float) -> list[ev.Event]:
+        """The outstanding CALL is done: send the next queued one, if any (SY-01)."""
+        if self._out is not None:
+            self._out_ids.discard(self._out.unique_id)
+            self._out = None
+        if self._queue:
+            return self._send(self._queue.popleft(), now)
+        return []
+
+
+def _not_pending() -> str:
+    return "no CALL from the charge point with this UniqueId awaits an answer (late or unknown)"
+
+
+def _find_null(value: Any, path: str) -> str | None:
+    if value is None:
+        return path or "/"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _find_null(item, f"{path}/{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _find_null(item, f"{path}/{index}")
+            if found is not None:
+                return found
+    return None

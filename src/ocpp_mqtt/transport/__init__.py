@@ -1,0 +1,1 @@
+"""The edges: the charge point WebSocket listener and its connections."""

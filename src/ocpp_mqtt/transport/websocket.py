@@ -1,0 +1,114 @@
+"""The charge-point-facing WebSocket listener (aiohttp): a thin edge around the handshake
+decision (:mod:`handshake`), the session core and the mode that owns the connection."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from aiohttp import WSMsgType, hdrs, web
+
+from ..config import Settings
+from ..ocppj.identity import escape_topic_level
+from ..ocppj.session import Policy, Session
+from ..ocppj.validation import Schemas
+from .connection import Connection
+from .handshake import Reject, negotiate
+
+log = logging.getLogger("ocpp_mqtt.ws")
+
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_UNSUPPORTED_DATA = 1003
+
+
+class Owner(Protocol):
+    """What a mode offers the listener."""
+
+    async def attach(self, conn: Connection) -> None: ...
+    def detach(self, conn: Connection, reason: str) -> None: ...
+    def on_text(self, conn: Connection, text: str) -> None: ...
+
+
+class Listener:
+    def __init__(self, settings: Settings, schemas: Schemas, policy: Policy, owner: Owner) -> None:
+        self.settings = settings
+        self.schemas = schemas
+        self.policy = policy
+        self.owner = owner
+        self._enabled = settings.enabled_versions
+        self._legacy = settings.legacy_version
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        decision = negotiate(
+            request.raw_path,
+            request.headers.getall(hdrs.SEC_WEBSOCKET_PROTOCOL, ()),
+            self._enabled,
+            self._legacy,
+            self.settings.identity_max_length,
+        )
+        if isinstance(decision, Reject):
+            log.info("handshake refused", extra={"status": decision.status,
+                                                 "reason": decision.reason,
+                                                 "ip": request.remote})
+            return web.Response(status=decision.status, text=decision.reason + "\n")
+        settings = self.settings
+        ws = web.WebSocketResponse(
+            protocols=(decision.echo,) if decision.echo else (),
+            compress=settings.compression,
+            max_msg_size=settings.max_frame_size,
+            heartbeat=settings.ping_interval or None,
+            autoping=True,
+        )
+        if settings.ping_interval:
+            ws._pong_heartbeat = settings.ping_timeout  # aiohttp's default is interval / 2
+        if not ws.can_prepare(request).ok:
+            return web.Response(status=400, text="expected a WebSocket upgrade request\n")
+        await ws.prepare(request)
+        version = decision.version
+        if version is None:  # HS-06 / HS-07: 101 without a protocol, then close
+            log.info("no common OCPP version", extra={"cid": decision.identity,
+                                                      "reason": decision.problem})
+            await ws.close(code=CLOSE_PROTOCOL_ERROR, message=b"no supported OCPP subprotocol")
+            return ws
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        conn = Connection(
+            ws,
+            decision.identity,
+            escape_topic_level(decision.identity),
+            version,
+            Session(version, self.schemas, self.policy),
+            request.remote or "",
+            sockname[1] if sockname else 0,
+            None,
+            settings.default_heartbeat_interval,
+        )
+        await self._serve(conn)
+        return ws
+
+    async def _serve(self, conn: Connection) -> None:
+        ws = conn.ws
+        reason = "closed by the charge point"
+        try:
+            await self.owner.attach(conn)
+            on_text = self.owner.on_text
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    on_text(conn, msg.data)
+                elif msg.type is WSMsgType.BINARY:  # FR-01: OCPP-J is text frames only
+                    reason = "binary frame received (OCPP-J uses text frames)"
+                    await ws.close(code=CLOSE_UNSUPPORTED_DATA, message=b"text frames only")
+                    break
+                elif msg.type is WSMsgType.ERROR:
+                    reason = f"WebSocket error: {ws.exception()}"
+                    break
+            exc = ws.exception()
+            if isinstance(exc, asyncio.TimeoutError):
+                reason = "no pong: the charge point stopped answering pings"
+            elif ws.close_code is not None and reason == "closed by the charge point":
+                reason = f"closed by the charge point (code {ws.close_code})"
+        except asyncio.CancelledError:
+            reason = "gateway shutting down"
+            raise
+        finally:
+            self.owner.detach(conn, reason)
