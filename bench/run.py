@@ -72,6 +72,8 @@ def run_loadgen(h: Harness, bench: Bench, relay: Proc, port: int, quick: bool) -
                             start_new_session=True)
     try:
         out, err = proc.communicate(timeout=warmup + duration + 40)
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError("loadgen timed out") from exc
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, 9)
@@ -93,43 +95,67 @@ def aggregate(runs: list[dict], wanted: int) -> dict:
     return out
 
 
+def clean_runs(rs: list[dict]) -> int:
+    return sum(r["foreign_cores"] <= FOREIGN_LOAD_LIMIT for r in rs)
+
+
+def measure_qos(h: Harness, args: argparse.Namespace, relays: list[str], bport: int,
+                qos: int) -> dict[tuple[str, str], list[dict]]:
+    """All benchmarks of one QoS, runs interleaved across relays; flagged runs are redone."""
+    started: dict[str, tuple[Proc, int]] = {}
+    spawned = len(h.procs)
+    try:
+        for relay in relays:
+            try:
+                started[relay] = start_relay(h, relay, bport, qos)
+            except RuntimeError as exc:
+                print(f"{relay} q{qos} did not start, skipped: {exc}", file=sys.stderr)
+                continue
+            h.start_backend(bport, PREFIX[relay], qos, f"backend-{relay}-q{qos}")
+        return run_all(h, args, started, qos)
+    finally:
+        for proc in h.procs[spawned:]:
+            h.stop(proc)
+
+
+def run_all(h: Harness, args: argparse.Namespace, started: dict[str, tuple[Proc, int]],
+            qos: int) -> dict[tuple[str, str], list[dict]]:
+    wanted = 1 if args.quick else 3
+    runs: dict[tuple[str, str], list[dict]] = {}
+    failed: set[tuple[str, str]] = set()
+    for _attempt in range(wanted + 2):  # at most 2 extra runs to replace flagged ones
+        todo = [(b, r, (r, f"{b.name} q{qos}")) for b in BENCHES if b.qos == qos
+                for r in started]
+        todo = [t for t in todo if t[2] not in failed and clean_runs(runs.get(t[2], [])) < wanted]
+        if not todo:
+            break
+        for bench, relay, key in todo:
+            proc, port = started[relay]
+            try:
+                if not proc.alive():
+                    raise RuntimeError(f"{relay} exited:\n{proc.tail()}")
+                r = run_loadgen(h, bench, proc, port, args.quick)
+            except RuntimeError as exc:
+                print(f"  {relay:8} {key[1]}  FAILED: {exc}", file=sys.stderr, flush=True)
+                failed.add(key)
+                continue
+            runs.setdefault(key, []).append(r)
+            print(f"  {relay:8} {key[1]}  run {len(runs[key])}: {r['rt_per_s']:6.0f} rt/s "
+                  f"{r['us_per_rt']:6.1f} us/rt  p99 {r['p99_ms']:6.2f} ms  "
+                  f"foreign {r['foreign_cores']:.2f}  err {r['errors'] + r['lost']}",
+                  file=sys.stderr, flush=True)
+    return runs
+
+
 def measure(args: argparse.Namespace, relays: list[str]) -> dict[str, dict[str, dict]]:
     wanted = 1 if args.quick else 3
-    max_attempts = wanted + 2
     results: dict[str, dict[str, dict]] = {r: {} for r in relays}
     with Harness() as h:
         _, bport = h.start_mosquitto(args.mosquitto)
         for qos in (0, 1):
-            benches = [b for b in BENCHES if b.qos == qos]
-            started = {}
-            for relay in relays:
-                try:
-                    proc, port = start_relay(h, relay, bport, qos)
-                except RuntimeError as exc:
-                    print(f"{relay} q{qos} did not start, skipped: {exc}", file=sys.stderr)
-                    continue
-                backend = h.start_backend(bport, PREFIX[relay], qos, f"backend-{relay}-q{qos}")
-                started[relay] = (proc, port, backend)
-            runs: dict[tuple[str, str], list[dict]] = {}
-            for _attempt in range(max_attempts):  # extra attempts replace flagged runs
-                todo = [(b, r) for b in benches for r in started
-                        if sum(x["foreign_cores"] <= FOREIGN_LOAD_LIMIT
-                               for x in runs.get((r, f"{b.name} q{qos}"), [])) < wanted]
-                if not todo:
-                    break
-                for bench, relay in todo:
-                    key = (relay, f"{bench.name} q{qos}")
-                    proc, port, _ = started[relay]
-                    r = run_loadgen(h, bench, proc, port, args.quick)
-                    runs.setdefault(key, []).append(r)
-                    print(f"  {relay:8} {key[1]}  run {len(runs[key])}: {r['rt_per_s']:8.0f} rt/s "
-                          f"{r['us_per_rt']:6.1f} us/rt  p99 {r['p99_ms']:.2f} ms  "
-                          f"foreign {r['foreign_cores']:.2f}", file=sys.stderr, flush=True)
+            runs = measure_qos(h, args, relays, bport, qos)
             for (relay, name), rs in runs.items():
                 results[relay][name] = aggregate(rs, wanted) | {"all_runs": rs}
-            for proc, _, backend in started.values():
-                h.stop(proc)
-                h.stop(backend)
     return results
 
 
@@ -138,19 +164,21 @@ def fmt(v: float, spec: str) -> str:
 
 
 def table(results: dict[str, dict[str, dict]]) -> str:
-    head = (f"{'relay':8} {'bench':6} {'rt/s':>8} {'us/rt':>7} {'p50 ms':>7} {'p99 ms':>7} "
-            f"{'max ms':>7} {'foreign':>8} {'lost':>5} {'x us/rt':>8} {'x p99':>6}")
+    head = (f"{'relay':8} {'bench':6} {'rt/s':>7} {'us/rt':>6} {'p50 ms':>7} {'p99 ms':>7} "
+            f"{'max ms':>7} {'foreign':>8} {'runs':>5} {'err':>4} {'x us/rt':>7} {'x p99':>6}")
     lines = [head, "-" * len(head)]
     thin = results.get("thin", {})
     for relay, benches in results.items():
         for name, r in benches.items():
-            flag = f"{r['foreign_cores']:.2f}" + ("!" if not r["clean"] else "")
+            foreign = f"{r['foreign_cores']:.2f}" + ("" if r["clean"] else "!")
+            runs = f"{r['runs']}/{len(r['all_runs'])}"
             base = thin.get(name) if relay != "thin" else None
             x_us = r["us_per_rt"] / base["us_per_rt"] if base else None
             x_p99 = r["p99_ms"] / base["p99_ms"] if base else None
-            lines.append(f"{relay:8} {name:6} {r['rt_per_s']:8.0f} {r['us_per_rt']:7.1f} "
-                         f"{r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['max_ms']:7.2f} {flag:>8} "
-                         f"{r['lost']:5.0f} {fmt(x_us, '8.2f'):>8} {fmt(x_p99, '6.2f'):>6}")
+            lines.append(f"{relay:8} {name:6} {r['rt_per_s']:7.0f} {r['us_per_rt']:6.1f} "
+                         f"{r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['max_ms']:7.2f} {foreign:>8} "
+                         f"{runs:>5} {r['errors'] + r['lost']:4.0f} {fmt(x_us, '7.2f'):>7} "
+                         f"{fmt(x_p99, '6.2f'):>6}")
     return "\n".join(lines)
 
 

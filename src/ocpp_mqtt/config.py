@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     validate_mqtt_results: bool = Field(True, description="validate CALLRESULTs from MQTT")
     validate_formats: bool = Field(False, description="also check date-time/uri formats")
     relay_signed: bool = Field(True, description="relay 2.x '<Action>-Signed' CALLs (FR-11)")
+    check_direction: bool = Field(
+        True, description="answer NotSupported to actions only a central system sends"
+    )
     default_heartbeat_interval: int = Field(60, ge=0, description="keepalive before Boot result")
     keepalive_check: bool = Field(False, description="close charge points silent too long (EMQX)")
     heartbeat_checking_times_backoff: int = Field(1, ge=1, description="silent intervals allowed")
@@ -95,6 +98,9 @@ class Settings(BaseSettings):
     mqtt_key: Path | None = Field(None, description="client key for mqtts://")
     mqtt_keepalive: int = Field(60, ge=5, description="MQTT keepalive seconds")
     qos: int = Field(2, ge=0, le=2, description="QoS of messages from charge points")
+    mqtt_max_inflight: int = Field(
+        1000, ge=1, le=65000, description="QoS 1/2 packets in flight (also capped by the broker)"
+    )
     gateway_id: str = Field(default_factory=socket.gethostname, description="this instance's name")
 
     # ---- topics (EMQX profile) -----------------------------------------------------------

@@ -68,6 +68,7 @@ class Gateway:
             tls=tls,
             on_message=self.relay.on_mqtt,
             on_reconnect=self._announce,
+            max_inflight=settings.mqtt_max_inflight,
         )
         try:
             await self.link.connect()
@@ -76,7 +77,7 @@ class Gateway:
             raise ConfigError(f"mqtt: cannot connect to {target.describe()}: "
                               f"{exc or type(exc).__name__}; is the broker running?") from exc
         self.relay.start(self.link)
-        listener = Listener(settings, self.schemas, policy_from(settings), self.relay)
+        listener = Listener(settings, self.schemas, policy_from(settings), self.relay, self.link)
         app = web.Application()
         app.router.add_get("/{tail:.*}", listener.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)

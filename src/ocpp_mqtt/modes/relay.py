@@ -49,6 +49,7 @@ def policy_from(settings: Settings) -> Policy:
         validate_mqtt_calls=settings.validate_mqtt_calls,
         validate_mqtt_results=settings.validate_mqtt_results,
         relay_signed=settings.relay_signed,
+        check_direction=settings.check_direction,
     )
 
 

@@ -1,5 +1,11 @@
 """The gateway's one MQTT connection (gmqtt): publish, per-charge-point subscriptions, reconnects.
 
+Flow control: every QoS 1/2 publish, subscribe and unsubscribe takes a packet id, and at most
+`receive_maximum - 1` may be in flight (Mosquitto announces 20 to MQTT 5 clients; past the limit
+gmqtt raises OverflowError). Packets that find no room wait, in order, in a backlog that drains
+as acknowledgements arrive; while the backlog is long, `blocked` tells the charge point side to
+stop reading (back-pressure instead of loss or a crash).
+
 Subscriptions are tracked here in a dict rather than in gmqtt's list, whose removal is O(n) and
 would make a reconnect storm of 10,000 charge points quadratic. After a reconnect without a
 session every subscription is sent again.
@@ -11,6 +17,7 @@ import asyncio
 import logging
 import socket
 import ssl
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +29,20 @@ from ..config import MqttTarget
 log = logging.getLogger("ocpp_mqtt.mqtt")
 
 MessageHandler = Callable[[str, bytes, dict[str, Any]], None]
+
+HIGH_WATER = 10_000  # backlog length at which charge point sockets stop being read
+LOW_WATER = 1_000
+
+
+class _Client(Client):  # type: ignore[misc]
+    """gmqtt's client, telling the link each time an acknowledgement frees a packet id."""
+
+    on_ack: Callable[[], None] | None = None
+
+    def _remove_message_from_queue(self, mid: int) -> None:
+        super()._remove_message_from_queue(mid)
+        if self.on_ack is not None:
+            self.on_ack()
 
 
 class MqttLink:
@@ -36,6 +57,7 @@ class MqttLink:
         tls: ssl.SSLContext | None,
         on_message: MessageHandler,
         on_reconnect: Callable[[], None] | None = None,
+        max_inflight: int = 1000,
     ) -> None:
         self.target = target
         # amqtt (the embedded broker) refuses any protocol level but 3.1.1.
@@ -45,11 +67,18 @@ class MqttLink:
         self._handler = on_message
         self._on_reconnect = on_reconnect
         will_message = Message(will[0], will[1], qos=1, retain=True) if will else None
-        self._client = Client(client_id, clean_session=True, will_message=will_message)
+        self._client = _Client(client_id, clean_session=True, will_message=will_message)
+        self._client.on_ack = self._flush
+        self.max_inflight = max_inflight
+        self._backlog: deque[tuple[Any, ...]] = deque()
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self.blocked = False
         if target.username:
             self._client.set_auth_credentials(target.username, target.password)
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
+        self._client.on_unsubscribe = lambda *args: self._flush()
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._subscribed: dict[str, int] = {}  # topic -> qos
@@ -84,31 +113,75 @@ class MqttLink:
 
     # ---- publish / subscribe --------------------------------------------------------------
 
+    def _room(self) -> int:
+        ids = self._client._package_handler.id_generator
+        return int(min(self.max_inflight, ids._max - 1) - len(ids._used_ids))
+
+    @property
+    def backlog(self) -> int:
+        return len(self._backlog)
+
     def publish(
         self, topic: str, payload: bytes, qos: int, retain: bool = False, **props: Any
     ) -> None:
         if props and not self.mqtt5:
             props = {}
-        self._client.publish(topic, payload, qos=qos, retain=retain, **props)
+        if self.connected and not self._backlog and (qos == 0 or self._room() > 0):
+            self._client.publish(topic, payload, qos=qos, retain=retain, **props)
+            return
+        self._backlog.append(("pub", topic, payload, qos, retain, props))
+        if len(self._backlog) >= HIGH_WATER and not self.blocked:
+            self.blocked = True
+            self._writable.clear()
+            log.warning("MQTT backlog full: pausing charge point sockets",
+                        extra={"backlog": len(self._backlog)})
+
+    async def wait_writable(self) -> None:
+        await self._writable.wait()
 
     async def subscribe(self, topic: str, qos: int = 1) -> None:
         """Subscribe and wait for the SUBACK, so a message published afterwards is delivered."""
         self._subscribed[topic] = qos
-        if not self._client.is_connected:
-            return  # sent again on (re)connect
-        mid = self._client._connection.subscribe([Subscription(topic, qos=qos)])
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._suback[mid] = future
+        self._backlog.append(("sub", topic, qos, future))
+        self._flush()
         try:
-            await asyncio.wait_for(future, 10.0)
+            await asyncio.wait_for(asyncio.shield(future), 10.0)
         except TimeoutError:
-            log.warning("no SUBACK", extra={"topic": topic})
-        finally:
-            self._suback.pop(mid, None)
+            log.warning("no SUBACK within 10 s", extra={"topic": topic})
 
     def unsubscribe(self, topic: str) -> None:
-        if self._subscribed.pop(topic, None) is not None and self._client.is_connected:
-            self._client._connection.unsubscribe([topic])
+        if self._subscribed.pop(topic, None) is not None:
+            self._backlog.append(("unsub", topic))
+            self._flush()
+
+    def _flush(self) -> None:
+        """Send what waits, in order, while packet ids are free."""
+        backlog = self._backlog
+        client = self._client
+        while backlog and self.connected:
+            item = backlog[0]
+            kind = item[0]
+            if kind == "pub" and item[3] == 0:
+                backlog.popleft()
+                client.publish(item[1], item[2], qos=0, retain=item[4], **item[5])
+                continue
+            if self._room() <= 0:
+                break
+            backlog.popleft()
+            if kind == "pub":
+                client.publish(item[1], item[2], qos=item[3], retain=item[4], **item[5])
+            elif kind == "sub":
+                if item[1] not in self._subscribed:  # unsubscribed while waiting
+                    item[3].set_result(None)
+                    continue
+                mid = client._connection.subscribe([Subscription(item[1], qos=item[2])])
+                self._suback[mid] = item[3]
+            else:
+                client._connection.unsubscribe([item[1]])
+        if self.blocked and len(backlog) <= LOW_WATER:
+            self.blocked = False
+            self._writable.set()
 
     # ---- gmqtt callbacks ------------------------------------------------------------------
 
@@ -122,9 +195,10 @@ class MqttLink:
         return 0
 
     def _on_subscribe(self, client: Any, mid: int, qos: Any, properties: Any) -> None:
-        future = self._suback.get(mid)
+        future = self._suback.pop(mid, None)
         if future is not None and not future.done():
             future.set_result(None)
+        self._flush()
 
     def _on_connect(self, client: Any, flags: Any, rc: Any, properties: Any) -> None:
         self.connected = True
@@ -132,12 +206,24 @@ class MqttLink:
         if self._connects > 1:
             self._set_nodelay()
             log.info("MQTT reconnected", extra={"broker": self.target.describe()})
-            if self._subscribed:
-                subs = [Subscription(t, qos=q) for t, q in self._subscribed.items()]
-                for start in range(0, len(subs), 500):
-                    self._client._connection.subscribe(subs[start : start + 500])
+            # A clean session forgot every subscription and every packet in flight: free the
+            # ids gmqtt still holds and send the subscriptions again, ahead of the backlog.
+            self._client._package_handler.id_generator._used_ids.clear()
+            waiting = {i[1]: i[3] for i in self._backlog if i[0] == "sub"}
+            for future in self._suback.values():
+                if not future.done():
+                    future.set_result(None)
+            self._suback.clear()
+            pending = [i for i in self._backlog if i[0] != "sub"]
+            self._backlog.clear()
+            loop = asyncio.get_running_loop()
+            for topic, qos in self._subscribed.items():
+                future = waiting.get(topic) or loop.create_future()
+                self._backlog.append(("sub", topic, qos, future))
+            self._backlog.extend(pending)
             if self._on_reconnect is not None:
                 self._on_reconnect()
+        self._flush()
 
     def _on_disconnect(self, client: Any, packet: Any, exc: Any = None) -> None:
         if self.connected:

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from . import events as ev
+from .actions import sent_by_central_system, sent_by_charge_point
 from .frames import (
     MAX_DESCRIPTION,
     MAX_ID_LENGTH,
@@ -55,6 +56,7 @@ class Policy:
     validate_mqtt_calls: bool = True
     validate_mqtt_results: bool = True
     relay_signed: bool = True
+    check_direction: bool = True
 
 
 @dataclass(slots=True)
@@ -156,6 +158,15 @@ class Session:
                     ev.Problem("unknown_action", action, uid),
                 ]
             validate = False  # a JWS payload has no OCPP schema (FR-11)
+            action = action[: -len(SIGNED_SUFFIX)]
+        if self.policy.check_direction and not sent_by_charge_point(self.version, action):
+            # ER-04: a known action, but one only the central system sends
+            return [
+                self._callerror(uid, "NotSupported",
+                                f"{action} is sent by the central system, not by a charge point"),
+                ev.Problem("wrong_direction", call.action, uid),
+            ]
+        action = call.action
         if validate:
             error = self.schemas.check(self.version, action, call.payload, response=False)
             if error is not None:
@@ -258,6 +269,8 @@ class Session:
             return refuse(ev.INVALID, "a CALL with this UniqueId is already queued or pending")
         if not self.schemas.is_action(self.version, action):
             return refuse(ev.INVALID, f"unknown action {action!r} in OCPP {self.version.value}")
+        if self.policy.check_direction and not sent_by_central_system(self.version, action):
+            return refuse(ev.INVALID, f"{action} is sent by charge points, not to them")
         if not isinstance(payload, dict):
             return refuse(ev.INVALID, "Payload must be a JSON object")
         if self.version.is_2x:

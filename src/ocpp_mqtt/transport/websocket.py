@@ -30,8 +30,19 @@ class Owner(Protocol):
     def on_text(self, conn: Connection, text: str) -> None: ...
 
 
+class Flow(Protocol):
+    """Back-pressure from the MQTT side: while `blocked`, sockets are not read."""
+
+    blocked: bool
+
+    async def wait_writable(self) -> None: ...
+
+
 class Listener:
-    def __init__(self, settings: Settings, schemas: Schemas, policy: Policy, owner: Owner) -> None:
+    def __init__(
+        self, settings: Settings, schemas: Schemas, policy: Policy, owner: Owner, flow: Flow
+    ) -> None:
+        self.flow = flow
         self.settings = settings
         self.schemas = schemas
         self.policy = policy
@@ -92,9 +103,12 @@ class Listener:
         try:
             await self.owner.attach(conn)
             on_text = self.owner.on_text
+            flow = self.flow
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
                     on_text(conn, msg.data)
+                    if flow.blocked:
+                        await flow.wait_writable()
                 elif msg.type is WSMsgType.BINARY:  # FR-01: OCPP-J is text frames only
                     reason = "binary frame received (OCPP-J uses text frames)"
                     await ws.close(code=CLOSE_UNSUPPORTED_DATA, message=b"text frames only")
