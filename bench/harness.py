@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -165,8 +166,12 @@ class Harness:
     def __enter__(self) -> Harness:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         self.close()
+        if exc_type is None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            print(f"logs kept in {self.dir}", file=sys.stderr)
 
     def close(self) -> None:
         for p in reversed(self.procs):

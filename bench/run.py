@@ -13,6 +13,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -210,7 +211,12 @@ def main() -> int:
         return 1
     print(f"relays: {', '.join(relays)}; {os.cpu_count()} CPUs; python {sys.version.split()[0]}",
           file=sys.stderr)
-    results = measure(args, relays)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` kills children
+    try:
+        results = measure(args, relays)
+    except KeyboardInterrupt:
+        print("interrupted; all benchmark processes stopped", file=sys.stderr)
+        return 130
     print(table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -119,6 +119,7 @@ class Gateway:
         if self.link is not None:
             if self.link.connected:
                 self.link.publish(self.status_topic, self._status(False), 1, True)
+                await self.link.drain()
             await self.link.disconnect()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -15,7 +15,6 @@ import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 
@@ -241,6 +240,6 @@ async def test_client_preference_order_decides_version_hs05(
     await backend.subscribe(gw.prefix + "#")
     events = await run_cp(scenario_for(gw, cid, offered, True))
     assert of(events, "connected") == [{"event": "connected", "protocol": chosen}]
-    online = await backend.wait_for(gw.prefix + f"presence/{quote(cid)}", WAIT,
+    online = await backend.wait_for(gw.prefix + f"presence/{escape_topic_level(cid)}", WAIT,
                                     where=lambda m: m["status"] == "online")
     assert online["proto_ver"] == chosen.removeprefix("ocpp")

@@ -84,6 +84,7 @@ class MqttLink:
         self._subscribed: dict[str, int] = {}  # topic -> qos
         self._suback: dict[int, asyncio.Future[None]] = {}
         self._connects = 0
+        self._closing = False
         self.connected = False
 
     async def connect(self, wait: float = 10.0) -> None:
@@ -107,7 +108,19 @@ class MqttLink:
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    async def drain(self, wait: float = 3.0) -> None:
+        """Wait (bounded) until every queued and in-flight packet is acknowledged."""
+        ids = self._client._package_handler.id_generator
+        deadline = asyncio.get_running_loop().time() + wait
+        while (self._backlog or ids._used_ids) and self.connected:
+            if asyncio.get_running_loop().time() > deadline:
+                log.warning("MQTT packets still unacknowledged at shutdown",
+                            extra={"backlog": len(self._backlog), "in_flight": len(ids._used_ids)})
+                return
+            await asyncio.sleep(0.01)
+
     async def disconnect(self) -> None:
+        self._closing = True
         if self._client.is_connected:
             await self._client.disconnect()
 
@@ -226,7 +239,7 @@ class MqttLink:
         self._flush()
 
     def _on_disconnect(self, client: Any, packet: Any, exc: Any = None) -> None:
-        if self.connected:
+        if self.connected and not self._closing:
             log.warning("MQTT connection lost", extra={"broker": self.target.describe()})
         self.connected = False
 
