@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import os
 import shutil
@@ -137,10 +138,8 @@ class Backend:
                 seen = [t for t, _, _ in self.messages]
                 raise AssertionError(f"nothing on {topic} within {timeout} s; seen {seen}")
             self._new.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new.wait(), remaining)
-            except TimeoutError:
-                pass
 
     async def wait_raw(self, topic: str, timeout: float = 5.0) -> tuple[bytes, dict[str, Any]]:
         deadline = time.monotonic() + timeout
@@ -152,10 +151,8 @@ class Backend:
             if time.monotonic() > deadline:
                 raise AssertionError(f"nothing on {topic}")
             self._new.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new.wait(), max(0.01, deadline - time.monotonic()))
-            except TimeoutError:
-                pass
 
     async def silence(self, topic: str, seconds: float) -> None:
         """Assert nothing arrives on `topic` for `seconds`."""
