@@ -204,6 +204,11 @@ def test_fr07_non_object_payload_gets_callerror(version: Version, payload: str) 
     reply = reply_of(parse(f'[2,"p1","Heartbeat",{payload}]', version))
     check_callerror(reply, version)
     assert reply[1] == "p1"
+    # ER-08: payload not an object -> FormatViolation (1.6: FormationViolation) or ProtocolError
+    assert reply[2] in (
+        {"FormatViolation", "ProtocolError"} if version.is_2x
+        else {"FormationViolation", "ProtocolError"}
+    )
 
 
 @pytest.mark.parametrize("version", ALL)

@@ -29,6 +29,7 @@ V2X = [V201, V21]
         ("/ocpp/CP1", "CP1"),
         ("/a/b/c/CP1?token=x", "CP1"),
         ("/ocpp/CP%2B1", "CP+1"),
+        ("/ocpp/CP+1", "CP+1"),  # a path, not a form: + is not a space
         ("/ocpp/%C3%A9t%C3%A9", "été"),
         ("/CP1", "CP1"),
     ],

@@ -67,6 +67,9 @@ def test_fr06_action_names_are_exact_and_case_sensitive(
 
 # ---- ER-08 mapping ------------------------------------------------------------------------
 
+_DELETE = object()
+
+
 def _mutate(base: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
     payload = copy.deepcopy(base)
     target = payload
@@ -78,8 +81,6 @@ def _mutate(base: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str
         target[path[-1]] = value
     return payload
 
-
-_DELETE = object()
 
 CASES_16 = [
     ("required", ("chargePointModel",), _DELETE, {"OccurenceConstraintViolation"}),
@@ -147,6 +148,14 @@ def test_er08_response_type_mapping(schemas: Schemas, version: Version) -> None:
     assert error.code == "TypeConstraintViolation"
     good = dict(bad, interval=300)
     assert schemas.check(version, "BootNotification", good, response=True) is None
+
+
+def test_er08_minimum_maps_to_propertyconstraintviolation(schemas: Schemas) -> None:
+    payload = {"id": -1, "pending": 0, "basetime": "2025-01-01T00:00:00Z",
+               "data": [{"t": 0, "v": "1"}]}
+    error = schemas.check(V21, "NotifyPeriodicEventStream", payload, response=False)
+    assert error is not None
+    assert error.code in {"PropertyConstraintViolation", "FormatViolation"}
 
 
 def test_er08_error_description_is_short(schemas: Schemas) -> None:
