@@ -1,4 +1,4 @@
-"""MQTT 5 request/response: a CALL carrying a response topic gets the charge point's result there."""
+"""MQTT 5 request/response: a CALL with a response topic gets the charge point's result there."""
 
 from __future__ import annotations
 

@@ -90,11 +90,6 @@ def test_id02_slash_control_and_nul_rejected_on_16(identity: str) -> None:
         check_identity(identity, V16)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ID-02 rejects control characters, but C1 controls U+0080-U+009F (category Cc) "
-    "pass check_identity on 1.6 (_CONTROL only covers U+0000-U+001F and U+007F)",
-)
 @pytest.mark.parametrize("identity", ["a\x85b", "\x9b1m", "x\x80"])
 def test_id02_c1_control_characters_rejected_on_16(identity: str) -> None:
     assert any(unicodedata.category(c) == "Cc" for c in identity)

@@ -1,4 +1,4 @@
-"""README stays true: every option is documented with its flag, and the set-up commands are there."""
+"""README stays true: every option documented with its flag; the set-up commands come first."""
 
 from __future__ import annotations
 

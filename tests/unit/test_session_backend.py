@@ -108,11 +108,6 @@ def test_queue_full_when_max_queue_reached(schemas: Schemas, version: Version) -
     assert (full.status, full.ctx) == (ev.QUEUE_FULL, "c4")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with max_queue=0 the first CALL to an idle charge point is refused as "
-    "queue_full although nothing would be queued (the check precedes `if self._out is None`)",
-)
 def test_sy01_max_queue_zero_still_sends_when_idle(schemas: Schemas) -> None:
     s = session(V16, schemas, max_queue=0)
     events = s.backend_call("a1", "Reset", RESET[V16], None, 0.0)

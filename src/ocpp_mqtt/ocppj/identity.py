@@ -15,7 +15,7 @@ from .versions import Version
 
 # ID-01: identifierString without ':' (it separates the Basic-auth user name), at most 48.
 _IDENTIFIER_2X = re.compile(r"[A-Za-z0-9*\-_=+|@.]{1,48}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _UNSAFE = re.compile(r"[%+#/\x00-\x1f\x7f-\x9f]|^\$")
 _ESCAPED = re.compile(r"%([0-9A-F]{2})")
 

@@ -143,30 +143,23 @@ class Session:
                 ev.Problem("duplicate_id", "CALL id already pending", uid),
             ]
         validate = self.policy.validate_cp_calls
+        known = action
         if not self.schemas.is_action(self.version, action):
-            base = action[: -len(SIGNED_SUFFIX)] if action.endswith(SIGNED_SUFFIX) else None
-            signed_ok = (
-                base is not None
-                and self.version.is_2x
-                and self.policy.relay_signed
-                and self.schemas.is_action(self.version, base)
-            )
-            if not signed_ok:  # ER-04: an action the receiver does not know
+            signed = self._signed_base(action)
+            if signed is None:  # ER-04: an action the receiver does not know
                 return [
                     self._callerror(uid, "NotImplemented",
                                     f"unknown action {action!r} in OCPP {self.version.value}"),
                     ev.Problem("unknown_action", action, uid),
                 ]
-            validate = False  # a JWS payload has no OCPP schema (FR-11)
-            action = action[: -len(SIGNED_SUFFIX)]
-        if self.policy.check_direction and not sent_by_charge_point(self.version, action):
+            known, validate = signed, False  # a JWS payload has no OCPP schema (FR-11)
+        if self.policy.check_direction and not sent_by_charge_point(self.version, known):
             # ER-04: a known action, but one only the central system sends
             return [
                 self._callerror(uid, "NotSupported",
-                                f"{action} is sent by the central system, not by a charge point"),
-                ev.Problem("wrong_direction", call.action, uid),
+                                f"{known} is sent by the central system, not by a charge point"),
+                ev.Problem("wrong_direction", action, uid),
             ]
-        action = call.action
         if validate:
             error = self.schemas.check(self.version, action, call.payload, response=False)
             if error is not None:
@@ -176,6 +169,13 @@ class Session:
                 ]
         self._in[uid] = (action, now + self.policy.call_timeout)
         return [ev.UpCall(uid, action, call.raw_payload, call.payload, CALL)]
+
+    def _signed_base(self, action: str) -> str | None:
+        """The OCPP action of a 2.x `<Action>-Signed` message, when signed messages are relayed."""
+        if not (action.endswith(SIGNED_SUFFIX) and self.version.is_2x and self.policy.relay_signed):
+            return None
+        base = action[: -len(SIGNED_SUFFIX)]
+        return base if self.schemas.is_action(self.version, base) else None
 
     def _cp_send(self, call: Call) -> list[ev.Event]:
         # SEND (2.1) is never answered (FR-05) and exempt from SY-01 (SY-05).
@@ -267,21 +267,27 @@ class Session:
             return refuse(ev.INVALID, f"UniqueId is longer than {MAX_ID_LENGTH} characters")
         if unique_id in self._out_ids:
             return refuse(ev.INVALID, "a CALL with this UniqueId is already queued or pending")
+        known = action
+        validate = self.policy.validate_mqtt_calls
         if not self.schemas.is_action(self.version, action):
-            return refuse(ev.INVALID, f"unknown action {action!r} in OCPP {self.version.value}")
-        if self.policy.check_direction and not sent_by_central_system(self.version, action):
-            return refuse(ev.INVALID, f"{action} is sent by charge points, not to them")
+            signed = self._signed_base(action)
+            if signed is None:
+                return refuse(ev.INVALID, f"unknown action {action!r} in OCPP "
+                              f"{self.version.value}")
+            known, validate = signed, False  # a JWS payload has no OCPP schema (FR-11)
+        if self.policy.check_direction and not sent_by_central_system(self.version, known):
+            return refuse(ev.INVALID, f"{known} is sent by charge points, not to them")
         if not isinstance(payload, dict):
             return refuse(ev.INVALID, "Payload must be a JSON object")
         if self.version.is_2x:
             null_at = _find_null(payload, "")
             if null_at is not None:  # FR-08: omit empty optional fields, never send null
                 return refuse(ev.INVALID, f"null at {null_at}: omit empty optional fields")
-        if self.policy.validate_mqtt_calls:
+        if validate:
             error = self.schemas.check(self.version, action, payload, response=False)
             if error is not None:
                 return refuse(ev.INVALID, f"{action} does not match its schema: {error.describe()}")
-        if len(self._queue) >= self.policy.max_queue:
+        if self._out is not None and len(self._queue) >= self.policy.max_queue:
             return refuse(ev.QUEUE_FULL, f"{self.policy.max_queue} CALLs already queued")
         call = _OutCall(unique_id, action, orjson.dumps(payload).decode(), ctx)
         self._out_ids.add(unique_id)
