@@ -33,7 +33,7 @@ class Issued:
     key: Path
 
 
-class TestCA:
+class Pki:
     def __init__(self, folder: Path, kind: str = "rsa") -> None:
         self.folder = folder
         self.key = _key(kind)

@@ -71,7 +71,7 @@ class Gateway:
             max_inflight=settings.mqtt_max_inflight,
         )
         try:
-            await self.link.connect()
+            await self.link.connect(settings.mqtt_connect_timeout)
         except (OSError, TimeoutError) as exc:
             await self._stop_broker()
             raise ConfigError(f"mqtt: cannot connect to {target.describe()}: "
