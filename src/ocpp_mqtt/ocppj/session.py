@@ -73,12 +73,13 @@ class _OutCall:
 class Session:
     """RPC state of one WebSocket connection of one charge point."""
 
-    __slots__ = ("_in", "_out", "_out_ids", "_queue", "policy", "schemas", "version")
+    __slots__ = ("_in", "_out", "_out_ids", "_queue", "_v", "policy", "schemas", "version")
 
     def __init__(self, version: Version, schemas: Schemas, policy: Policy) -> None:
         self.version = version
         self.schemas = schemas
         self.policy = policy
+        self._v = schemas.for_version(version)
         # charge point CALLs awaiting the backend's answer: id -> (action, deadline)
         self._in: dict[str, tuple[str, float]] = {}
         self._out: _OutCall | None = None  # the one outstanding CALL to the charge point
@@ -144,7 +145,7 @@ class Session:
             ]
         validate = self.policy.validate_cp_calls
         known = action
-        if not self.schemas.is_action(self.version, action):
+        if not self._v.is_action(action):
             signed = self._signed_base(action)
             if signed is None:  # ER-04: an action the receiver does not know
                 return [
@@ -161,7 +162,7 @@ class Session:
                 ev.Problem("wrong_direction", action, uid),
             ]
         if validate:
-            error = self.schemas.check(self.version, action, call.payload, response=False)
+            error = self._v.check(action, call.payload, False)
             if error is not None:
                 return [
                     ev.SendFrame(error_frame(uid, error.code, error.describe())),
@@ -175,14 +176,14 @@ class Session:
         if not (action.endswith(SIGNED_SUFFIX) and self.version.is_2x and self.policy.relay_signed):
             return None
         base = action[: -len(SIGNED_SUFFIX)]
-        return base if self.schemas.is_action(self.version, base) else None
+        return base if self._v.is_action(base) else None
 
     def _cp_send(self, call: Call) -> list[ev.Event]:
         # SEND (2.1) is never answered (FR-05) and exempt from SY-01 (SY-05).
-        if not self.schemas.is_action(self.version, call.action):
+        if not self._v.is_action(call.action):
             return [ev.Problem("unknown_action", f"SEND {call.action}", call.unique_id)]
         if self.policy.validate_cp_calls:
-            error = self.schemas.check(self.version, call.action, call.payload, response=False)
+            error = self._v.check(call.action, call.payload, False)
             if error is not None:
                 detail = f"SEND {call.action} {error.describe()}"
                 return [ev.Problem("invalid_send", detail, call.unique_id)]
@@ -194,7 +195,7 @@ class Session:
             return [ev.Problem("unknown_result", "CALLRESULT for no pending CALL",
                                result.unique_id)]
         if self.policy.validate_cp_results:
-            error = self.schemas.check(self.version, out.action, result.payload, response=True)
+            error = self._v.check(out.action, result.payload, True)
             if error is not None:
                 reason = f"{out.action} result does not match its schema: {error.describe()}"
                 events: list[ev.Event] = [
@@ -269,7 +270,7 @@ class Session:
             return refuse(ev.INVALID, "a CALL with this UniqueId is already queued or pending")
         known = action
         validate = self.policy.validate_mqtt_calls
-        if not self.schemas.is_action(self.version, action):
+        if not self._v.is_action(action):
             signed = self._signed_base(action)
             if signed is None:
                 return refuse(ev.INVALID, f"unknown action {action!r} in OCPP "
@@ -284,7 +285,7 @@ class Session:
             if null_at is not None:  # FR-08: omit empty optional fields, never send null
                 return refuse(ev.INVALID, f"null at {null_at}: omit empty optional fields")
         if validate:
-            error = self.schemas.check(self.version, action, payload, response=False)
+            error = self._v.check(action, payload, False)
             if error is not None:
                 return refuse(ev.INVALID, f"{action} does not match its schema: {error.describe()}")
         if self._out is not None and len(self._queue) >= self.policy.max_queue:
@@ -314,7 +315,7 @@ class Session:
                                    f"null at {null_at}: omit empty optional fields", action,
                                    CALLRESULT, ctx)]
         if self.policy.validate_mqtt_results and not action.endswith(SIGNED_SUFFIX):
-            error = self.schemas.check(self.version, action, payload, response=True)
+            error = self._v.check(action, payload, True)
             if error is not None:
                 reason = f"{action} result does not match its schema: {error.describe()}"
                 return [ev.Outcome(unique_id, ev.INVALID, reason, action, CALLRESULT, ctx)]

@@ -51,84 +51,104 @@ class SchemaError:
         return f"{where}: {self.message}"[:255]
 
 
+_MISSING = object()
+
+
+class VersionSchemas:
+    """Known actions and validators of one OCPP version (plain dict lookups on the hot path)."""
+
+    def __init__(self, version: Version, folder: Any, names: frozenset[str],
+                 validate_formats: bool) -> None:
+        self.version = version
+        self._folder = folder
+        self._names = names
+        self._validate_formats = validate_formats
+        # (action, response) -> compiled validator, or None when no schema exists
+        self._validators: dict[tuple[str, bool], Any] = {}
+        if version is Version.V16:
+            actions = {n for n in names if not n.endswith("Response")}
+        else:
+            actions = {n[: -len("Request")] for n in names if n.endswith("Request")}
+            # SEND messages (2.1) have a schema with no suffix and no response (FR-05).
+            actions |= {n for n in names if not n.endswith(("Request", "Response"))}
+        self.actions = frozenset(actions)
+
+    def is_action(self, action: str) -> bool:
+        """Is `action` an OCPP action of this version (case-sensitive, FR-06)?"""
+        return action in self.actions
+
+    def validator(self, action: str, response: bool) -> Any | None:
+        found = self._validators.get((action, response), _MISSING)
+        if found is not _MISSING:
+            return found
+        compiled = self._compile(action, response)
+        self._validators[(action, response)] = compiled
+        return compiled
+
+    def _compile(self, action: str, response: bool) -> Any | None:
+        if response:
+            name = action + "Response"
+        elif self.version is Version.V16 or action in self._names:
+            name = action
+        else:
+            name = action + "Request"
+        if name not in self._names:
+            return None
+        # The 2.0.1 files start with a UTF-8 byte-order mark: read them as utf-8-sig.
+        schema = json.loads((self._folder / (name + ".json")).read_text(encoding="utf-8-sig"))
+        # All 387 files validate with draft-04 rules (no draft-06-only keyword is used).
+        for key in ("$schema", "$id", "id"):
+            schema.pop(key, None)
+        return jsonschema_rs.Draft4Validator(schema, validate_formats=self._validate_formats)
+
+    def check(self, action: str, payload: Any, response: bool) -> SchemaError | None:
+        """Validate `payload`; None when valid or when no schema exists for it."""
+        validator = self.validator(action, response)
+        if validator is None or validator.is_valid(payload):
+            return None
+        first = next(iter(validator.iter_errors(payload)))
+        code = _KIND_TO_CODE.get(type(first.kind).__name__, "FormatViolation")
+        path = "/" + "/".join(str(p) for p in first.instance_path) if first.instance_path else ""
+        return SchemaError(error_code(self.version, code), path, first.message)
+
+
 class Schemas:
-    """The set of known actions per version and their (lazily compiled) validators."""
+    """The official schemas of every version, read from the installed `ocpp` package."""
 
     def __init__(self, *, validate_formats: bool = False) -> None:
-        self._validate_formats = validate_formats
-        self._root = importlib.resources.files("ocpp")
-        self._names: dict[Version, frozenset[str]] = {}
-        self._validators: dict[tuple[Version, str], Any] = {}
-        for version, folder in _DIRS.items():
-            names = {
-                entry.name[: -len(".json")]
-                for entry in (self._root / folder / "schemas").iterdir()
+        root = importlib.resources.files("ocpp")
+        self._by_version: dict[Version, VersionSchemas] = {}
+        for version, folder_name in _DIRS.items():
+            folder = root / folder_name / "schemas"
+            names = frozenset(
+                entry.name[: -len(".json")] for entry in folder.iterdir()
                 if entry.name.endswith(".json")
-            }
-            self._names[version] = frozenset(names)
-        self._actions = {v: frozenset(self._action_names(v)) for v in Version}
+            )
+            self._by_version[version] = VersionSchemas(version, folder, names, validate_formats)
 
-    def _action_names(self, version: Version) -> set[str]:
-        names = self._names[version]
-        if version is Version.V16:
-            return {n for n in names if not n.endswith("Response")}
-        actions = {n[: -len("Request")] for n in names if n.endswith("Request")}
-        # SEND messages (2.1) have a schema with no suffix and no response (FR-05).
-        actions |= {n for n in names if not n.endswith(("Request", "Response"))}
-        return actions
+    def for_version(self, version: Version) -> VersionSchemas:
+        return self._by_version[version]
 
     def is_action(self, version: Version, action: str) -> bool:
-        """Is `action` an OCPP action of `version` (case-sensitive, FR-06)?"""
-        return action in self._actions[version]
+        return self._by_version[version].is_action(action)
 
     def actions(self, version: Version) -> frozenset[str]:
-        return self._actions[version]
-
-    def _schema_name(self, version: Version, action: str, response: bool) -> str:
-        if response:
-            return action + "Response"
-        if version is Version.V16 or action in self._names[version]:
-            return action
-        return action + "Request"
+        return self._by_version[version].actions
 
     def validator(self, version: Version, action: str, response: bool) -> Any | None:
-        name = self._schema_name(version, action, response)
-        key = (version, name)
-        found = self._validators.get(key)
-        if found is not None:
-            return found
-        if name not in self._names[version]:
-            return None
-        path = self._root / _DIRS[version] / "schemas" / (name + ".json")
-        # The 2.0.1 files start with a UTF-8 byte-order mark: read them as utf-8-sig.
-        schema = json.loads(path.read_text(encoding="utf-8-sig"))
-        # All 387 files validate with draft-04 rules (no draft-06-only keyword is used).
-        schema.pop("$schema", None)
-        schema.pop("$id", None)
-        schema.pop("id", None)
-        compiled = jsonschema_rs.Draft4Validator(schema, validate_formats=self._validate_formats)
-        self._validators[key] = compiled
-        return compiled
+        return self._by_version[version].validator(action, response)
 
     def check(
         self, version: Version, action: str, payload: Any, *, response: bool
     ) -> SchemaError | None:
-        """Validate `payload`; None when valid or when no schema exists for it."""
-        validator = self.validator(version, action, response)
-        if validator is None or validator.is_valid(payload):
-            return None
-        first = next(iter(validator.iter_errors(payload)))
-        kind = type(first.kind).__name__
-        code = _KIND_TO_CODE.get(kind, "FormatViolation")
-        path = "/" + "/".join(str(p) for p in first.instance_path) if first.instance_path else ""
-        return SchemaError(error_code(version, code), path, first.message)
+        return self._by_version[version].check(action, payload, response)
 
     def compile_all(self) -> int:
         """Compile every validator up front (used by benchmarks and `check-config`)."""
         count = 0
-        for version in Version:
-            for action in self._actions[version]:
+        for schemas in self._by_version.values():
+            for action in schemas.actions:
                 for response in (False, True):
-                    if self.validator(version, action, response) is not None:
+                    if schemas.validator(action, response) is not None:
                         count += 1
         return count
