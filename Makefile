@@ -49,7 +49,7 @@ pytest: test-deps
 
 test: lint typecheck pytest
 
-bench: deps
+bench: test-deps
 	$(BIN)/python bench/run.py $(ARGS)
 
 wheel: $(BIN)/python

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import itertools
 import os
 import shutil
@@ -137,9 +136,17 @@ class Backend:
             if remaining <= 0:
                 seen = [t for t, _, _ in self.messages]
                 raise AssertionError(f"nothing on {topic} within {timeout} s; seen {seen}")
-            self._new.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._new.wait(), remaining)
+            await self._wait_new(remaining)
+
+    async def _wait_new(self, seconds: float) -> None:
+        # asyncio.wait, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # arrives as the awaited event fires, and a cancelled waiter would then never stop.
+        self._new.clear()
+        waiter = asyncio.ensure_future(self._new.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=seconds)
+        finally:
+            waiter.cancel()
 
     async def wait_raw(self, topic: str, timeout: float = 5.0) -> tuple[bytes, dict[str, Any]]:
         deadline = time.monotonic() + timeout
@@ -150,9 +157,7 @@ class Backend:
                     return payload, props
             if time.monotonic() > deadline:
                 raise AssertionError(f"nothing on {topic}")
-            self._new.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._new.wait(), max(0.01, deadline - time.monotonic()))
+            await self._wait_new(max(0.01, deadline - time.monotonic()))
 
     async def silence(self, topic: str, seconds: float) -> None:
         """Assert nothing arrives on `topic` for `seconds`."""

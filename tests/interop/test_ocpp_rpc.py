@@ -81,14 +81,15 @@ def standard_answer(msg: dict[str, Any]) -> dict[str, Any] | None:
 async def csms(backend: Any) -> AsyncIterator[Callable[..., list[dict[str, Any]]]]:
     """Answer `{prefix}cp/{cid}` CALLs over MQTT in a background task; returns the CALLs seen."""
     tasks: list[asyncio.Task[None]] = []
+    stop = asyncio.Event()
 
     def start(gw: Any, cid_level: str) -> list[dict[str, Any]]:
         seen: list[dict[str, Any]] = []
 
         async def loop() -> None:
-            while True:
+            while not stop.is_set():
                 try:
-                    msg = await backend.wait_for(gw.prefix + f"cp/{cid_level}", timeout=WAIT)
+                    msg = await backend.wait_for(gw.prefix + f"cp/{cid_level}", timeout=1.0)
                 except AssertionError:
                     continue
                 seen.append(msg)
@@ -100,9 +101,14 @@ async def csms(backend: Any) -> AsyncIterator[Callable[..., list[dict[str, Any]]
         return seen
 
     yield start
+    # The flag ends the loop even if Python 3.11's asyncio.wait_for swallows the cancellation
+    # (it does when the awaited event fires at the same moment); the wait is bounded anyway.
+    stop.set()
     for task in tasks:
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    if tasks:
+        _, pending = await asyncio.wait(tasks, timeout=WAIT)
+        assert not pending, "the MQTT answering task did not stop"
 
 
 BOOT = {

@@ -67,6 +67,7 @@ Answer = Callable[[dict[str, Any]], dict[str, Any] | None]
 async def csms(backend: Any) -> AsyncIterator[Callable[..., list[dict[str, Any]]]]:
     """Start a task that answers `{prefix}cp/{cid}` CALLs over MQTT; returns the CALLs it saw."""
     tasks: list[asyncio.Task[None]] = []
+    stop = asyncio.Event()
 
     def start(gw: Any, cid_level: str, answer: Answer = standard_answer) -> list[dict[str, Any]]:
         seen: list[dict[str, Any]] = []
@@ -74,9 +75,9 @@ async def csms(backend: Any) -> AsyncIterator[Callable[..., list[dict[str, Any]]
         downstream = gw.prefix + f"cs/{cid_level}"
 
         async def loop() -> None:
-            while True:
+            while not stop.is_set():
                 try:
-                    msg = await backend.wait_for(upstream, timeout=WAIT)
+                    msg = await backend.wait_for(upstream, timeout=1.0)
                 except AssertionError:
                     continue  # nothing yet; the test bounds the overall wait
                 seen.append(msg)
@@ -88,9 +89,14 @@ async def csms(backend: Any) -> AsyncIterator[Callable[..., list[dict[str, Any]]
         return seen
 
     yield start
+    # The flag ends the loop even if Python 3.11's asyncio.wait_for swallows the cancellation
+    # (it does when the awaited event fires at the same moment); the wait is bounded anyway.
+    stop.set()
     for task in tasks:
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    if tasks:
+        _, pending = await asyncio.wait(tasks, timeout=WAIT)
+        assert not pending, "the MQTT answering task did not stop"
 
 
 @contextlib.asynccontextmanager

@@ -71,6 +71,8 @@ class MqttLink:
         self._client.on_ack = self._flush
         self.max_inflight = max_inflight
         self._backlog: deque[tuple[Any, ...]] = deque()
+        self._wbuf: list[bytes] = []
+        self._write_scheduled = False
         self._writable = asyncio.Event()
         self._writable.set()
         self.blocked = False
@@ -120,6 +122,7 @@ class MqttLink:
             await asyncio.sleep(0.01)
 
     async def disconnect(self) -> None:
+        self._write_out()
         self._closing = True
         if self._client.is_connected:
             await self._client.disconnect()
@@ -129,6 +132,47 @@ class MqttLink:
     def _room(self) -> int:
         ids = self._client._package_handler.id_generator
         return int(min(self.max_inflight, ids._max - 1) - len(ids._used_ids))
+
+    def _send_publish(
+        self, topic: str, payload: bytes, qos: int, retain: bool, props: dict[str, Any]
+    ) -> None:
+        if props:  # rare (MQTT 5 response topics): gmqtt builds the properties
+            self._write_out()
+            self._client.publish(topic, payload, qos=qos, retain=retain, **props)
+            return
+        # The common case is built here and coalesced with the other packets of this loop
+        # iteration into one socket write: gmqtt's builder and one write per packet cost
+        # several times the rest of a round trip.
+        encoded = topic.encode()
+        remaining = 2 + len(encoded) + len(payload) + (2 if qos else 0) + (1 if self.mqtt5 else 0)
+        head = bytearray((0x30 | (qos << 1) | retain,))
+        while True:
+            byte, remaining = remaining & 0x7F, remaining >> 7
+            head.append(byte | 0x80 if remaining else byte)
+            if not remaining:
+                break
+        head += len(encoded).to_bytes(2, "big")
+        head += encoded
+        if qos:
+            mid = self._client._package_handler.id_generator.next_id()
+            head += mid.to_bytes(2, "big")
+        if self.mqtt5:
+            head.append(0)  # no properties
+        packet = bytes(head) + payload
+        if qos:
+            self._client._persistent_storage.push_message(mid, packet)
+        self._wbuf.append(packet)
+        if not self._write_scheduled:
+            self._write_scheduled = True
+            asyncio.get_running_loop().call_soon(self._write_out)
+
+    def _write_out(self) -> None:
+        self._write_scheduled = False
+        if not self._wbuf:
+            return
+        data = b"".join(self._wbuf)
+        self._wbuf.clear()
+        self._client._connection._protocol.write_data(data)
 
     @property
     def backlog(self) -> int:
@@ -140,7 +184,7 @@ class MqttLink:
         if props and not self.mqtt5:
             props = {}
         if self.connected and not self._backlog and (qos == 0 or self._room() > 0):
-            self._client.publish(topic, payload, qos=qos, retain=retain, **props)
+            self._send_publish(topic, payload, qos, retain, props)
             return
         self._backlog.append(("pub", topic, payload, qos, retain, props))
         if len(self._backlog) >= HIGH_WATER and not self.blocked:
@@ -177,20 +221,22 @@ class MqttLink:
             kind = item[0]
             if kind == "pub" and item[3] == 0:
                 backlog.popleft()
-                client.publish(item[1], item[2], qos=0, retain=item[4], **item[5])
+                self._send_publish(item[1], item[2], 0, item[4], item[5])
                 continue
             if self._room() <= 0:
                 break
             backlog.popleft()
             if kind == "pub":
-                client.publish(item[1], item[2], qos=item[3], retain=item[4], **item[5])
+                self._send_publish(item[1], item[2], item[3], item[4], item[5])
             elif kind == "sub":
                 if item[1] not in self._subscribed:  # unsubscribed while waiting
                     item[3].set_result(None)
                     continue
+                self._write_out()
                 mid = client._connection.subscribe([Subscription(item[1], qos=item[2])])
                 self._suback[mid] = item[3]
             else:
+                self._write_out()
                 client._connection.unsubscribe([item[1]])
         if self.blocked and len(backlog) <= LOW_WATER:
             self.blocked = False
@@ -239,6 +285,10 @@ class MqttLink:
         self._flush()
 
     def _on_disconnect(self, client: Any, packet: Any, exc: Any = None) -> None:
+        if self._wbuf:  # built for a connection that is gone; a clean session forgets them
+            log.warning("MQTT packets lost with the connection",
+                        extra={"packets": len(self._wbuf)})
+            self._wbuf.clear()
         if self.connected and not self._closing:
             log.warning("MQTT connection lost", extra={"broker": self.target.describe()})
         self.connected = False

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -51,13 +52,44 @@ class Connection:
         self._writing = False
 
     def send(self, text: str) -> None:
-        self._out.append(text)
-        if not self._writing:
-            self._writing = True
-            asyncio.get_running_loop().create_task(self._drain())
-
-    async def _drain(self) -> None:
+        if self._writing or self._out:
+            self._out.append(text)
+            return
+        if self.ws.closed:
+            return
+        # Run send_str up to its first suspension: an uncompressed (or small compressed) frame
+        # is written synchronously, so the common case costs no task. Only a send that must
+        # wait (transport paused, executor compression) continues in a task, and frames sent
+        # meanwhile queue behind it in order.
+        coro = self.ws.send_str(text)
         try:
+            waiting = coro.send(None)
+        except StopIteration:
+            self.frames_out += 1
+            return
+        except (ConnectionError, RuntimeError) as exc:
+            self._write_failed(exc)
+            return
+        self._writing = True
+        asyncio.get_running_loop().create_task(self._finish(coro, waiting))
+
+    async def _finish(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+        """Drive a suspended send_str to its end, then send what queued meanwhile."""
+        try:
+            while True:
+                try:
+                    await (asyncio.sleep(0) if waiting is None else waiting)
+                except BaseException as exc:  # e.g. cancelled: let the send handle it
+                    try:
+                        waiting = coro.throw(exc)
+                    except StopIteration:
+                        break
+                    continue
+                try:
+                    waiting = coro.send(None)
+                except StopIteration:
+                    break
+            self.frames_out += 1
             while self._out:
                 text = self._out.popleft()
                 if self.ws.closed:
@@ -66,10 +98,13 @@ class Connection:
                 await self.ws.send_str(text)
                 self.frames_out += 1
         except (ConnectionError, RuntimeError) as exc:
-            log.info("write failed", extra={"cid": self.identity, "error": str(exc)})
-            self._out.clear()
+            self._write_failed(exc)
         finally:
             self._writing = False
+
+    def _write_failed(self, exc: BaseException) -> None:
+        log.info("write failed", extra={"cid": self.identity, "error": str(exc)})
+        self._out.clear()
 
     def close(self, code: int, reason: str) -> None:
         """Close from the gateway's side; `reason` is what the disconnect event reports."""
