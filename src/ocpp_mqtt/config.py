@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     mqtt_keepalive: int = Field(60, ge=5, description="MQTT keepalive seconds")
     mqtt_connect_timeout: float = Field(10.0, gt=0, description="seconds to reach the broker")
     qos: int = Field(2, ge=0, le=2, description="QoS of messages from charge points")
+    ack_qos: int = Field(1, ge=0, le=2, description="QoS of acknowledgements")
     mqtt_max_inflight: int = Field(
         1000, ge=1, le=65000, description="QoS 1/2 packets in flight (also capped by the broker)"
     )

@@ -162,3 +162,19 @@ async def test_many_qos2_publishes_respect_broker_window(make_gateway: Any,
             ids.append((await backend.wait_for(topic, 10))["UniqueId"])
         assert ids == [f"w{i}" for i in range(300)]
         await asyncio.sleep(0)
+
+
+async def test_retained_command_not_replayed_on_connect(gateway: Any, backend: Any) -> None:
+    """A retained command on cs/{cid} would replay at every reconnect: refused with a reason."""
+    cs, ack = gateway.prefix + "cs/RET", gateway.prefix + "cs/RET/Ack"
+    await backend.subscribe(ack)
+    backend.publish(cs, call("r1"), qos=1, retain=True)
+    try:
+        async with connect(gateway.url("RET"), ["ocpp1.6"]) as ws:
+            body = await backend.wait_for(ack)
+            assert body["Status"] == "invalid" and "retain" in body["Reason"]
+            await no_frame(ws, 0.3)
+            backend.publish(cs, call("r2"))  # live messages still pass
+            assert (await recv_json(ws))[1] == "r2"
+    finally:
+        backend.publish(cs, b"", qos=1, retain=True)  # clear the retained message

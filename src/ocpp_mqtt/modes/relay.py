@@ -172,6 +172,13 @@ class Relay:
         if conn is None or conn.detached:
             return  # a late message for a charge point that just left
         ctx = _response_ctx(properties)
+        if properties.get("retain"):
+            # A retained command would be replayed at every reconnect of the charge point.
+            self.dispatch(conn, [ev.Outcome(
+                None, ev.INVALID, "retained messages are not delivered to charge points "
+                "(they would be replayed at every reconnect); publish without retain",
+                None, None, ctx)])
+            return
         try:
             down = emqx.decode_downstream(payload)
         except emqx.DecodeError as exc:
@@ -199,6 +206,7 @@ class Relay:
         link = self.link
         assert link is not None
         topics: Topics = conn.topics
+        now_ms = _now_ms()
         for event in events:
             kind = type(event)
             if kind is ev.SendFrame:
@@ -209,21 +217,21 @@ class Relay:
                 if "${" in topic:
                     topic = emqx.Template.fill(topic, call.action, call.unique_id,
                                                call.message_type)
-                link.publish(topic, emqx.encode_call(call, _now_ms(), self.strict), self.qos)
+                link.publish(topic, emqx.encode_call(call, now_ms, self.strict), self.qos)
             elif kind is ev.UpResult:
                 result: ev.UpResult = event  # type: ignore[assignment]
-                body = emqx.encode_result(result, _now_ms(), self.strict)
+                body = emqx.encode_result(result, now_ms, self.strict)
                 link.publish(self._fill(topics.reply, result.action, result.unique_id, 3),
                              body, self.qos)
                 self._respond(result.ctx, body)
             elif kind is ev.UpError:
                 error: ev.UpError = event  # type: ignore[assignment]
-                body = emqx.encode_error(error, _now_ms(), self.strict)
+                body = emqx.encode_error(error, now_ms, self.strict)
                 link.publish(self._fill(topics.error, error.action or "", error.unique_id,
                                         error.message_type), body, self.qos)
                 self._respond(error.ctx, body)
             elif kind is ev.Outcome:
-                self._outcome(conn, event)  # type: ignore[arg-type]
+                self._outcome(conn, event, now_ms)  # type: ignore[arg-type]
             elif kind is ev.Problem:
                 problem: ev.Problem = event  # type: ignore[assignment]
                 log.warning(f"{problem.event}: {problem.detail}", extra={
@@ -237,10 +245,10 @@ class Relay:
             return emqx.Template.fill(topic, action, unique_id, message_type)
         return topic
 
-    def _outcome(self, conn: Connection, outcome: ev.Outcome) -> None:
+    def _outcome(self, conn: Connection, outcome: ev.Outcome, now_ms: int) -> None:
         assert self.link is not None
-        body = emqx.encode_outcome(outcome, _now_ms())
-        self.link.publish(conn.topics.ack, body, 1)
+        body = emqx.encode_outcome(outcome, now_ms)
+        self.link.publish(conn.topics.ack, body, self.settings.ack_qos)
         if outcome.final and outcome.status != ev.ANSWERED:
             self._respond(outcome.ctx, body)
         if outcome.status not in (ev.SENT, ev.ANSWERED):

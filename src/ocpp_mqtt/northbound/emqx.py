@@ -147,18 +147,17 @@ def encode_error(event: ev.UpError, received_ms: int, strict: bool) -> bytes:
 
 
 def encode_outcome(outcome: ev.Outcome, now_ms: int) -> bytes:
-    body: dict[str, Any] = {
-        "UniqueId": outcome.unique_id,
-        "Status": outcome.status,
-        "Reason": outcome.reason,
-    }
+    uid = b"null" if outcome.unique_id is None else _q(outcome.unique_id)
+    head = b'{"UniqueId":%b,"Status":"%b","Reason":%b' % (
+        uid, outcome.status.encode(), _q(outcome.reason))
     if outcome.message_type is not None:
-        body["MessageTypeId"] = outcome.message_type
+        head += b',"MessageTypeId":%d' % outcome.message_type
     if outcome.action is not None:
-        body["Action"] = outcome.action
-    body["Timestamp"] = now_ms
-    body.update(outcome.extra)
-    return orjson.dumps(body)
+        head += b',"Action":%b' % _q(outcome.action)
+    head += b',"Timestamp":%d' % now_ms
+    if outcome.extra:
+        return head + b"," + orjson.dumps(outcome.extra)[1:]
+    return head + b"}"
 
 
 def connection_event(

@@ -79,6 +79,7 @@ class MqttLink:
         if target.username:
             self._client.set_auth_credentials(target.username, target.password)
         self._client.on_message = self._on_message
+        self._install_fast_inbound()
         self._client.on_subscribe = self._on_subscribe
         self._client.on_unsubscribe = lambda *args: self._flush()
         self._client.on_connect = self._on_connect
@@ -161,10 +162,48 @@ class MqttLink:
         packet = bytes(head) + payload
         if qos:
             self._client._persistent_storage.push_message(mid, packet)
+        self._queue_write(packet)
+
+    def _queue_write(self, packet: bytes) -> None:
         self._wbuf.append(packet)
         if not self._write_scheduled:
             self._write_scheduled = True
             asyncio.get_running_loop().call_soon(self._write_out)
+
+    def _install_fast_inbound(self) -> None:
+        """Handle the common inbound PUBLISH (QoS 0/1, no properties) without gmqtt's generic
+        path, which inspects the callback and parses properties for every message; its PUBACK
+        is coalesced with our other writes. Anything unusual goes through gmqtt unchanged."""
+        handler = self._client._package_handler
+        generic = handler._handle_publish_packet
+        on_message = self._on_message
+
+        def fast(cmd: int, raw: bytes) -> None:
+            qos = (cmd >> 1) & 3
+            if qos == 2 or len(raw) < 3:
+                return generic(cmd, raw)  # type: ignore[no-any-return]
+            end = 2 + int.from_bytes(raw[:2], "big")
+            topic = raw[2:end]
+            mid = b""
+            if qos:
+                mid = raw[end : end + 2]
+                end += 2
+            if self.mqtt5:
+                if end >= len(raw) or raw[end] != 0:  # properties: let gmqtt parse them
+                    return generic(cmd, raw)  # type: ignore[no-any-return]
+                end += 1
+            try:
+                topic_text = topic.decode()
+            except UnicodeDecodeError:
+                return generic(cmd, raw)  # type: ignore[no-any-return]
+            if not topic_text:
+                return generic(cmd, raw)  # type: ignore[no-any-return]
+            if qos:
+                self._queue_write(b"\x40\x02" + mid)  # PUBACK, success, no properties
+            on_message(None, topic_text, raw[end:], qos, {"retain": cmd & 1})
+            return None
+
+        handler._handle_publish_packet = fast
 
     def _write_out(self) -> None:
         self._write_scheduled = False
