@@ -95,6 +95,15 @@ def _run(settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+
+        def on_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+            # gmqtt's reconnect task, cancelled when the loop closes after the broker went away
+            # first, reports its cancellation through a done-callback: not an error at exit.
+            if stop.is_set() and isinstance(context.get("exception"), asyncio.CancelledError):
+                return
+            loop.default_exception_handler(context)
+
+        loop.set_exception_handler(on_loop_error)
         try:
             await serve(settings, stop)
         except ConfigError as exc:
