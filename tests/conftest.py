@@ -40,11 +40,13 @@ def _mosquitto_binary() -> str:
 
 
 class Mosquitto:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, listener_options: str = "") -> None:
         self.port = free_port()
         self.conf = workdir / "mosquitto.conf"
         self.conf.write_text(
+            "user root\n"  # keep reading the test's files when started as root
             f"listener {self.port} 127.0.0.1\n"
+            + listener_options +
             "allow_anonymous true\n"
             "set_tcp_nodelay true\n"
             "max_queued_messages 100000\n"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,43 +10,26 @@ import pytest
 
 from ocpp_mqtt.config import ConfigError
 from tests.certs import Pki
-from tests.conftest import _mosquitto_binary, free_port
+from tests.conftest import Mosquitto
 
 from .wsutil import connect
 
 
-class TlsBroker:
+class TlsBroker(Mosquitto):
     def __init__(self, folder: Path) -> None:
         self.ca = Pki(folder)
         self.server = self.ca.issue("server", "localhost", server=True)
         self.client = self.ca.issue("client", "gateway", server=False, kind="ec")
-        self.port = free_port()
-        conf = folder / "mosquitto-tls.conf"
-        conf.write_text(
-            "user root\n"
-            f"listener {self.port} 127.0.0.1\n"
-            f"cafile {self.ca.path}\ncertfile {self.server.cert}\nkeyfile {self.server.key}\n"
-            "require_certificate true\nallow_anonymous true\nset_tcp_nodelay true\n")
-        self.proc = subprocess.Popen([_mosquitto_binary(), "-c", str(conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        import socket
-
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("TLS mosquitto did not start")
+        super().__init__(folder, f"cafile {self.ca.path}\ncertfile {self.server.cert}\n"
+                                 f"keyfile {self.server.key}\nrequire_certificate true\n")
+        self.start()
 
 
 @pytest.fixture(scope="module")
 def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:
     broker = TlsBroker(tmp_path_factory.mktemp("tls"))
     yield broker
-    broker.proc.terminate()
-    broker.proc.wait(5)
+    broker.stop()
 
 
 async def test_mqtts_with_ca_and_client_certificate(make_gateway: Any,

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ocpp_mqtt.ocppj.identity import escape_topic_level
+
+from .conftest import NOW, WAIT
 
 HERE = Path(__file__).resolve().parent
 CP_SCRIPT = HERE / "cp.mjs"
@@ -32,8 +33,6 @@ pytestmark = [
                        "run `make node-deps` (or `cd tests/interop && npm ci`)"),
 ]
 
-NOW = "2025-01-02T03:04:05Z"
-WAIT = 5.0
 NODE_LIMIT_MS = 15000  # cp.mjs exits by itself after this
 
 
@@ -66,49 +65,6 @@ def scenario_for(gw: Any, identity: str, protocols: list[str], strict: bool,
             "protocols": protocols, "strictMode": strict, **extra}
 
 
-def standard_answer(msg: dict[str, Any]) -> dict[str, Any] | None:
-    action = msg["Action"]
-    if action == "BootNotification":
-        payload: dict[str, Any] = {"currentTime": NOW, "interval": 300, "status": "Accepted"}
-    elif action == "Heartbeat":
-        payload = {"currentTime": NOW}
-    else:
-        return None
-    return {"MessageTypeId": 3, "UniqueId": msg["UniqueId"], "Payload": payload}
-
-
-@pytest.fixture
-async def csms(backend: Any) -> AsyncIterator[Callable[..., list[dict[str, Any]]]]:
-    """Answer `{prefix}cp/{cid}` CALLs over MQTT in a background task; returns the CALLs seen."""
-    tasks: list[asyncio.Task[None]] = []
-    stop = asyncio.Event()
-
-    def start(gw: Any, cid_level: str) -> list[dict[str, Any]]:
-        seen: list[dict[str, Any]] = []
-
-        async def loop() -> None:
-            while not stop.is_set():
-                try:
-                    msg = await backend.wait_for(gw.prefix + f"cp/{cid_level}", timeout=1.0)
-                except AssertionError:
-                    continue
-                seen.append(msg)
-                reply = standard_answer(msg)
-                if reply is not None:
-                    backend.publish(gw.prefix + f"cs/{cid_level}", reply)
-
-        tasks.append(asyncio.get_running_loop().create_task(loop()))
-        return seen
-
-    yield start
-    # The flag ends the loop even if Python 3.11's asyncio.wait_for swallows the cancellation
-    # (it does when the awaited event fires at the same moment); the wait is bounded anyway.
-    stop.set()
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        _, pending = await asyncio.wait(tasks, timeout=WAIT)
-        assert not pending, "the MQTT answering task did not stop"
 
 
 BOOT = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
@@ -23,8 +23,7 @@ from ocpp.routing import on
 
 from ocpp_mqtt.ocppj.identity import escape_topic_level
 
-NOW = "2025-01-02T03:04:05Z"
-WAIT = 5.0
+from .conftest import NOW, WAIT
 
 SUBPROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1", "2.1": "ocpp2.1"}
 MODULES: dict[str, Any] = {"1.6": v16, "2.0.1": v201, "2.1": v21}
@@ -48,55 +47,6 @@ def boot_request(version: str) -> tuple[Any, dict[str, Any]]:
              "reason": "PowerUp"})
 
 
-def standard_answer(msg: dict[str, Any]) -> dict[str, Any] | None:
-    """The backend's CALLRESULT for the CP CALLs these tests make."""
-    action = msg["Action"]
-    if action == "BootNotification":
-        payload: dict[str, Any] = {"currentTime": NOW, "interval": 300, "status": "Accepted"}
-    elif action == "Heartbeat":
-        payload = {"currentTime": NOW}
-    else:
-        return None
-    return {"MessageTypeId": 3, "UniqueId": msg["UniqueId"], "Payload": payload}
-
-
-Answer = Callable[[dict[str, Any]], dict[str, Any] | None]
-
-
-@pytest.fixture
-async def csms(backend: Any) -> AsyncIterator[Callable[..., list[dict[str, Any]]]]:
-    """Start a task that answers `{prefix}cp/{cid}` CALLs over MQTT; returns the CALLs it saw."""
-    tasks: list[asyncio.Task[None]] = []
-    stop = asyncio.Event()
-
-    def start(gw: Any, cid_level: str, answer: Answer = standard_answer) -> list[dict[str, Any]]:
-        seen: list[dict[str, Any]] = []
-        upstream = gw.prefix + f"cp/{cid_level}"
-        downstream = gw.prefix + f"cs/{cid_level}"
-
-        async def loop() -> None:
-            while not stop.is_set():
-                try:
-                    msg = await backend.wait_for(upstream, timeout=1.0)
-                except AssertionError:
-                    continue  # nothing yet; the test bounds the overall wait
-                seen.append(msg)
-                reply = answer(msg)
-                if reply is not None:
-                    backend.publish(downstream, reply)
-
-        tasks.append(asyncio.get_running_loop().create_task(loop()))
-        return seen
-
-    yield start
-    # The flag ends the loop even if Python 3.11's asyncio.wait_for swallows the cancellation
-    # (it does when the awaited event fires at the same moment); the wait is bounded anyway.
-    stop.set()
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        _, pending = await asyncio.wait(tasks, timeout=WAIT)
-        assert not pending, "the MQTT answering task did not stop"
 
 
 @contextlib.asynccontextmanager
