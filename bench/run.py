@@ -30,7 +30,7 @@ from harness import (
     wait_ws_ready,
 )
 
-PREFIX = {"thin": "thin/", "gateway": "ocpp/"}
+PREFIX = {"thin": "thin/", "thin-aiohttp": "thinaio/", "gateway": "ocpp/"}
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,9 @@ BENCHES = [Bench("B1", "closed", 0), Bench("B2", "paced", 0),
 
 
 def relay_cmd(relay: str, port: int, bport: int, qos: int) -> list[str]:
-    if relay == "thin":
-        return [sys.executable, str(BENCH_DIR / "thin_relay.py"), "--listen", f"127.0.0.1:{port}",
+    if relay.startswith("thin"):
+        script = "thin_relay.py" if relay == "thin" else "thin_relay_aiohttp.py"
+        return [sys.executable, str(BENCH_DIR / script), "--listen", f"127.0.0.1:{port}",
                 "--mqtt", f"127.0.0.1:{bport}", "--qos", str(qos), "--prefix", PREFIX[relay]]
     return [sys.executable, "-m", "ocpp_mqtt", "serve", "--listen", f"127.0.0.1:{port}",
             "--mqtt", f"mqtt://127.0.0.1:{bport}", "--prefix", PREFIX[relay], "--qos", str(qos),
@@ -56,7 +57,7 @@ def relay_cmd(relay: str, port: int, bport: int, qos: int) -> list[str]:
 def start_relay(h: Harness, relay: str, bport: int, qos: int) -> tuple[Proc, int]:
     port = free_port()
     proc = h.spawn(f"{relay}-q{qos}", relay_cmd(relay, port, bport, qos))
-    if relay == "thin":
+    if relay.startswith("thin"):
         proc.wait_line("READY", 10.0)
     else:
         wait_ws_ready(proc, port, 10.0)
@@ -197,7 +198,8 @@ def gateway_available() -> bool:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--relays", default="thin,gateway", help="comma list of thin, gateway")
+    ap.add_argument("--relays", default="thin,thin-aiohttp,gateway",
+                    help="comma list of thin, thin-aiohttp, gateway")
     ap.add_argument("--quick", action="store_true", help="1 run each, 0.5 s warm-up + 2 s")
     ap.add_argument("--json", type=Path, help="write results to this file")
     ap.add_argument("--mosquitto", default=shutil.which("mosquitto") or "/usr/sbin/mosquitto")

@@ -111,13 +111,19 @@ def error_frame(
     return f"[{message_type},{dumps_str(unique_id)},{dumps_str(code)},{desc},{raw_details}]"
 
 
-def _raw_tail(text: str, prefix: re.Pattern[str], payload: Any) -> str:
-    match = prefix.match(text)
-    if match is not None:
-        end = text.rfind("]")
-        raw = text[match.end() : end].strip()
-        if raw and raw != "null":
-            return raw
+def _raw_tail(text: str, compact: str, prefix: re.Pattern[str], payload: Any) -> str:
+    """The payload's original text: what follows the frame's prefix, up to the closing `]`.
+
+    `compact` is the prefix as most charge points write it (no spaces, no escapes), checked
+    first because startswith is far cheaper than the regular expression that covers the rest.
+    """
+    if text.startswith(compact) and text.endswith("]"):
+        raw = text[len(compact) : -1]
+    else:
+        match = prefix.match(text)
+        raw = text[match.end() : text.rfind("]")].strip() if match is not None else ""
+    if raw and raw != "null":
+        return raw
     return "{}" if payload is None else orjson.dumps(payload).decode()
 
 
@@ -162,7 +168,9 @@ def parse(text: str, version: Version) -> Frame:
         payload = msg[2]
         if payload is not None and not isinstance(payload, dict):
             return BadFrame("CALLRESULT payload is not a JSON object", None, unique_id)
-        return CallResult(unique_id, payload or {}, _raw_tail(text, _RESULT_PREFIX, payload))
+        compact = f'[3,"{unique_id}",'
+        return CallResult(unique_id, payload or {},
+                          _raw_tail(text, compact, _RESULT_PREFIX, payload))
     # CALLERROR (4) or CALLRESULTERROR (5): never answered (ER-09), so be lenient with types.
     if unique_id is None or len(msg) != 5:
         return BadFrame(f"malformed error frame (type {mtype}, expected 5 elements)", None)
@@ -185,7 +193,9 @@ def _parse_call(
             return BadFrame("malformed SEND (expected [6, id, action, payload])", None, unique_id)
         if not isinstance(msg[3], dict):
             return BadFrame("SEND payload is not a JSON object", None, unique_id)
-        return Call(unique_id, msg[2], msg[3], _raw_tail(text, _CALL_PREFIX, msg[3]), SEND)
+        compact = f'[6,"{unique_id}","{msg[2]}",'
+        return Call(unique_id, msg[2], msg[3], _raw_tail(text, compact, _CALL_PREFIX, msg[3]),
+                    SEND)
     if unique_id is None:
         return _reply(version, None, "RpcFrameworkError", "MessageId could not be read")
     if len(unique_id) > MAX_ID_LENGTH:
@@ -207,7 +217,8 @@ def _parse_call(
         payload = {}
     elif not isinstance(payload, dict):
         return _reply(version, unique_id, "FormatViolation", "payload is not a JSON object")
-    return Call(unique_id, action, payload, _raw_tail(text, _CALL_PREFIX, msg[3]))
+    compact = f'[2,"{unique_id}","{action}",'
+    return Call(unique_id, action, payload, _raw_tail(text, compact, _CALL_PREFIX, msg[3]))
 
 
 __all__ = [
