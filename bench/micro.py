@@ -1,0 +1,113 @@
+"""B6: in-process cost of the gateway's per-message work, per action (no sockets, no broker).
+
+    .venv/bin/python bench/micro.py            # figures and the ratio to the committed baseline
+    .venv/bin/python bench/micro.py --save     # record the figures as the new baseline
+
+Each case measures one direction of one message as the relay does it: a charge point CALL
+(parse, checks, validation, EMQX envelope), the backend's CALLRESULT to it (decode, validation,
+frame, acknowledgement), and a backend CALL plus the charge point's result. A ratio above 2 to
+the committed baseline is a finding (shared/reference/benchmarks.md, B6).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ocpp_mqtt.northbound import emqx
+from ocpp_mqtt.ocppj.events import Outcome, UpCall
+from ocpp_mqtt.ocppj.session import Policy, Session
+from ocpp_mqtt.ocppj.validation import Schemas
+from ocpp_mqtt.ocppj.versions import Version
+
+BASELINE = Path(__file__).with_name("micro-baseline.json")
+SAMPLED = [{"value": "123.4", "context": "Sample.Periodic", "format": "Raw", "measurand": m,
+            "phase": p, "location": "Outlet", "unit": u}
+           for m, u in (("Current.Import", "A"), ("Voltage", "V"), ("Power.Active.Import", "W"))
+           for p in ("L1", "L2", "L3")]
+CASES: dict[str, tuple[Version, str, dict[str, Any], dict[str, Any]]] = {
+    "1.6 BootNotification": (Version.V16, "BootNotification",
+                             {"chargePointVendor": "V", "chargePointModel": "M"},
+                             {"currentTime": "2025-01-01T00:00:00Z", "interval": 300,
+                              "status": "Accepted"}),
+    "1.6 Heartbeat": (Version.V16, "Heartbeat", {}, {"currentTime": "2025-01-01T00:00:00Z"}),
+    "1.6 MeterValues 1.2 kB": (Version.V16, "MeterValues", {
+        "connectorId": 1, "transactionId": 42,
+        "meterValue": [{"timestamp": "2025-01-01T00:00:00Z", "sampledValue": SAMPLED}]}, {}),
+    "2.0.1 BootNotification": (Version.V201, "BootNotification", {
+        "reason": "PowerUp", "chargingStation": {"model": "M", "vendorName": "V"}},
+        {"currentTime": "2025-01-01T00:00:00Z", "interval": 300, "status": "Accepted"}),
+    "2.0.1 TransactionEvent": (Version.V201, "TransactionEvent", {
+        "eventType": "Updated", "timestamp": "2025-01-01T00:00:00Z",
+        "triggerReason": "MeterValuePeriodic", "seqNo": 3,
+        "transactionInfo": {"transactionId": "tx-1"},
+        "meterValue": [{"timestamp": "2025-01-01T00:00:00Z", "sampledValue": [
+            {"value": 1234.5, "measurand": "Energy.Active.Import.Register"}]}]}, {}),
+}
+
+
+def timed(fn: Callable[[int], None], n: int) -> float:
+    start = time.perf_counter()
+    for i in range(n):
+        fn(i)
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def measure(n: int, rounds: int = 3) -> dict[str, float]:
+    schemas = Schemas()
+    results: dict[str, float] = {}
+    for name, (version, action, payload, answer) in CASES.items():
+        frames = [orjson.dumps([2, f"id{i}", action, payload]).decode() for i in range(n)]
+        replies = [orjson.dumps({"MessageTypeId": 3, "UniqueId": f"id{i}", "Payload": answer})
+                   for i in range(n)]
+        best_up = best_down = float("inf")
+        for _ in range(rounds):  # best of a few rounds, each on a fresh session
+            session = Session(version, schemas, Policy())
+
+            def up(i: int, session: Session = session, frames: list[str] = frames) -> None:
+                event = session.receive(frames[i], 0.0)[0]
+                assert isinstance(event, UpCall), event
+                emqx.encode_call(event, 0, False)
+
+            def down(i: int, session: Session = session,
+                     replies: list[bytes] = replies) -> None:
+                message = emqx.decode_downstream(replies[i])
+                for event in session.backend_result(message.unique_id or "", message.payload,
+                                                    None, 0.0):
+                    if isinstance(event, Outcome):
+                        emqx.encode_outcome(event, 0)
+
+            best_up = min(best_up, timed(up, n))  # leaves n CALLs pending for `down`
+            best_down = min(best_down, timed(down, n))
+        results[f"{name}: CALL up"] = best_up
+        results[f"{name}: result down"] = best_down
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=20000, help="messages per case")
+    ap.add_argument("--save", action="store_true", help="write the figures as the baseline")
+    args = ap.parse_args()
+    results = measure(args.n)
+    baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
+    print(f"{'case':48} {'us/op':>8} {'baseline':>9} {'ratio':>6}")
+    for name, value in results.items():
+        base = baseline.get(name)
+        ratio = f"{value / base:6.2f}" if base else "     -"
+        flag = "  <- finding (> 2x baseline)" if base and value > 2 * base else ""
+        print(f"{name:48} {value:8.2f} {base or 0:9.2f} {ratio}{flag}")
+    if args.save:
+        BASELINE.write_text(json.dumps({k: round(v, 2) for k, v in results.items()}, indent=1)
+                            + "\n")
+        print(f"baseline written to {BASELINE}")
+
+
+if __name__ == "__main__":
+    main()
