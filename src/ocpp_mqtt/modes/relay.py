@@ -218,6 +218,8 @@ class Relay:
                     topic = emqx.Template.fill(topic, call.action, call.unique_id,
                                                call.message_type)
                 link.publish(topic, emqx.encode_call(call, now_ms, self.strict), self.qos)
+            elif kind is ev.Outcome:
+                self._outcome(conn, event, now_ms)  # type: ignore[arg-type]
             elif kind is ev.UpResult:
                 result: ev.UpResult = event  # type: ignore[assignment]
                 body = emqx.encode_result(result, now_ms, self.strict)
@@ -230,8 +232,6 @@ class Relay:
                 link.publish(self._fill(topics.error, error.action or "", error.unique_id,
                                         error.message_type), body, self.qos)
                 self._respond(error.ctx, body)
-            elif kind is ev.Outcome:
-                self._outcome(conn, event, now_ms)  # type: ignore[arg-type]
             elif kind is ev.Problem:
                 problem: ev.Problem = event  # type: ignore[assignment]
                 log.warning(f"{problem.event}: {problem.detail}", extra={

@@ -30,6 +30,19 @@ log = logging.getLogger("ocpp_mqtt.mqtt")
 
 MessageHandler = Callable[[str, bytes, dict[str, Any]], None]
 
+_FIRST_BYTE = [[bytes((0x30 | (qos << 1) | retain,)) for retain in (0, 1)] for qos in (0, 1, 2)]
+
+
+def _varint(value: int) -> bytes:
+    """MQTT's variable byte integer."""
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | 0x80 if value else byte)
+        if not value:
+            return bytes(out)
+
+
 HIGH_WATER = 10_000  # backlog length at which charge point sockets stop being read
 LOW_WATER = 1_000
 
@@ -72,6 +85,9 @@ class MqttLink:
         self.max_inflight = max_inflight
         self._backlog: deque[tuple[Any, ...]] = deque()
         self._wbuf: list[bytes] = []
+        self._topics: dict[str, bytes] = {}
+        self._props = b"\x00" if self.mqtt5 else b""  # MQTT 5: an empty property list
+        self._props_len = len(self._props)
         self._write_scheduled = False
         self._writable = asyncio.Event()
         self._writable.set()
@@ -144,24 +160,26 @@ class MqttLink:
         # The common case is built here and coalesced with the other packets of this loop
         # iteration into one socket write: gmqtt's builder and one write per packet cost
         # several times the rest of a round trip.
-        encoded = topic.encode()
-        remaining = 2 + len(encoded) + len(payload) + (2 if qos else 0) + (1 if self.mqtt5 else 0)
-        head = bytearray((0x30 | (qos << 1) | retain,))
-        while True:
-            byte, remaining = remaining & 0x7F, remaining >> 7
-            head.append(byte | 0x80 if remaining else byte)
-            if not remaining:
-                break
-        head += len(encoded).to_bytes(2, "big")
-        head += encoded
+        name = self._topics.get(topic)
+        if name is None:  # the length-prefixed topic, cached: a charge point uses a few
+            if len(self._topics) > 100_000:
+                self._topics.clear()
+            encoded = topic.encode()
+            name = self._topics[topic] = len(encoded).to_bytes(2, "big") + encoded
+        remaining = len(name) + len(payload) + (2 if qos else 0) + self._props_len
+        if remaining < 16384:
+            length = (bytes((remaining,)) if remaining < 128
+                      else bytes(((remaining & 0x7F) | 0x80, remaining >> 7)))
+        else:
+            length = _varint(remaining)
+        first = _FIRST_BYTE[qos][retain]
         if qos:
             mid = self._client._package_handler.id_generator.next_id()
-            head += mid.to_bytes(2, "big")
-        if self.mqtt5:
-            head.append(0)  # no properties
-        packet = bytes(head) + payload
-        if qos:
+            packet = b"".join((first, length, name, mid.to_bytes(2, "big"), self._props,
+                               payload))
             self._client._persistent_storage.push_message(mid, packet)
+        else:
+            packet = b"".join((first, length, name, self._props, payload))
         self._queue_write(packet)
 
     def _queue_write(self, packet: bytes) -> None:
