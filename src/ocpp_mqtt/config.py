@@ -169,6 +169,14 @@ class Settings(BaseSettings):
             raise ValueError(f"topic {value!r} must not start with '$' (reserved for brokers)")
         return value
 
+    @field_validator("gateway_id")
+    @classmethod
+    def _check_gateway_id(cls, value: str) -> str:
+        if not value or any(c in value for c in "+#/\0") or value.startswith("$"):
+            raise ValueError(f"{value!r} must be one MQTT topic level: no + # / NUL, "
+                             "not empty, not starting with $")
+        return value
+
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
         if "${cid}" not in self.dnstream_topic and "${clientid}" not in self.dnstream_topic:
