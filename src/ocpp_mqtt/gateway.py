@@ -15,6 +15,7 @@ from . import __version__
 from .config import ConfigError, Settings
 from .modes.relay import Relay, policy_from
 from .northbound.broker import EmbeddedBroker
+from .northbound.emqx import Template
 from .northbound.mqtt import MqttLink, tls_context
 from .ocppj.validation import Schemas
 from .transport.websocket import Listener
@@ -33,8 +34,8 @@ class Gateway:
         self.ws_port = 0
         self.started_at_ms = 0
         prefix = settings.prefix
-        self.status_topic = prefix + settings.gateway_status_topic.replace(
-            "${gateway}", settings.gateway_id)
+        self.status_topic = Template(prefix, settings.gateway_status_topic).render(
+            gateway=settings.gateway_id)
 
     def _status(self, online: bool) -> bytes:
         body: dict[str, Any] = {"status": "online" if online else "offline",
@@ -67,7 +68,7 @@ class Gateway:
             will=(self.status_topic, self._status(False)),
             tls=tls,
             on_message=self.relay.on_mqtt,
-            on_reconnect=self._announce,
+            on_reconnect=self._reconnected,
             max_inflight=settings.mqtt_max_inflight,
         )
         try:
@@ -95,6 +96,10 @@ class Gateway:
         self.ws_port = sockets[0].getsockname()[1] if sockets else port
         self.started_at_ms = int(time.time() * 1000)
         self._announce()
+
+    def _reconnected(self) -> None:
+        self._announce()
+        self.relay.republish_presence()
 
     def _announce(self) -> None:
         if self.link is not None:

@@ -115,3 +115,26 @@ async def test_1_6_identity_with_percent_encoded_specials(gateway: Any, backend:
         await ws.send('[2,"h","Heartbeat",{}]')
         payload, _ = await backend.wait_raw(p + "cp/%24a%23b c")
         assert b'"UniqueId":"h"' in payload
+
+
+async def test_identity_cannot_inject_placeholders(make_gateway: Any, backend: Any) -> None:
+    """A 1.6 identity `CP${id}` must not turn into another charge point's topic `cp/CP001`."""
+    gw = await make_gateway(upstream_topic="cp/${cid}/${id}")
+    await backend.subscribe(gw.prefix + "cp/#")
+    async with connect(gw.url("CP%24%7Bid%7D"), ["ocpp1.6"]) as ws:
+        await ws.send('[2,"001","Heartbeat",{}]')
+        payload, _ = await backend.wait_raw(gw.prefix + "cp/CP%24{id}/001")
+        assert b'"UniqueId":"001"' in payload
+    await backend.silence(gw.prefix + "cp/CP001/001", 0.1)
+
+
+async def test_noncharacter_identity_keeps_the_broker_connection(gateway: Any,
+                                                                 backend: Any) -> None:
+    """U+FFFF in a topic makes Mosquitto drop the client: it must be escaped (ID-03)."""
+    await backend.subscribe(gateway.prefix + "presence/+")
+    async with connect(gateway.url("A%EF%BF%BF"), ["ocpp1.6"]):
+        online = await backend.wait_for(gateway.prefix + "presence/A%EF%BF%BF")
+        assert online["clientid"] == "A\uffff"
+    async with connect(gateway.url("B1"), ["ocpp1.6"]):
+        assert (await backend.wait_for(gateway.prefix + "presence/B1"))["status"] == "online"
+    assert gateway.gateway.link.connected

@@ -178,3 +178,22 @@ async def test_retained_command_not_replayed_on_connect(gateway: Any, backend: A
             assert (await recv_json(ws))[1] == "r2"
     finally:
         backend.publish(cs, b"", qos=1, retain=True)  # clear the retained message
+
+
+async def test_large_compressed_frame_then_small_ones_in_order(gateway: Any,
+                                                               backend: Any) -> None:
+    """A frame big enough to be compressed off the loop (permessage-deflate) must not lose or
+    reorder the frames sent behind it."""
+    cs = gateway.prefix + "cs/BIG"
+    async with connect(gateway.url("BIG"), ["ocpp1.6"], compression="deflate") as ws:
+        for i in range(3):
+            await ws.send(f'[2,"h{i}","Heartbeat",{{}}]')
+        await asyncio.sleep(0.2)
+        backend.publish(cs, call("big", "DataTransfer", {"vendorId": "V", "data": "x" * 40000}))
+        for i in range(3):
+            backend.publish(cs, {"MessageTypeId": 3, "UniqueId": f"h{i}",
+                                 "Payload": {"currentTime": "2024-01-01T00:00:00Z"}})
+        first = await recv_json(ws)
+        assert first[:3] == [2, "big", "DataTransfer"] and len(first[3]["data"]) == 40000
+        for i in range(3):
+            assert (await recv_json(ws))[:2] == [3, f"h{i}"]

@@ -42,10 +42,16 @@ def test_extras_on_results_and_errors() -> None:
 def test_templates_fill_every_placeholder_escaped() -> None:
     template = emqx.Template("p/", "cp/${cid}/${action}/${id}/${type}")
     assert template.dynamic
-    text = template.for_cid("CP%2B1")
-    filled = emqx.Template.fill(text, "Heartbeat", "a/b+#", 2)
+    filled = template.for_message("CP%2B1", "Heartbeat", "a/b+#", 2)
     assert filled == "p/cp/CP%2B1/Heartbeat/a%2Fb%2B%23/2"
-    assert emqx.Template("p/", "cs/${clientid}").for_cid("X") == "p/cs/X"
+    assert emqx.Template("p/", "cs/${clientid}").render(cid="X") == "p/cs/X"
+    assert not emqx.Template("p/", "cs/${cid}").dynamic
+
+
+def test_template_values_are_never_read_as_placeholders() -> None:
+    """A value that looks like a placeholder stays literal (one pass over the template)."""
+    template = emqx.Template("p/", "cp/${cid}/${id}")
+    assert template.render(cid="${id}", id="1") == "p/cp/${id}/1"
 
 
 @pytest.mark.parametrize(("data", "reason"), [

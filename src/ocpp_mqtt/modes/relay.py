@@ -16,7 +16,7 @@ from typing import Any
 
 from ..config import Settings
 from ..northbound import emqx
-from ..northbound.mqtt import MqttLink
+from ..northbound.mqtt import MqttLink, SubscriptionRefused
 from ..ocppj import events as ev
 from ..ocppj.session import Policy
 from ..ocppj.versions import CALL, CALLRESULT
@@ -29,10 +29,10 @@ log = logging.getLogger("ocpp_mqtt.relay")
 class Topics:
     """The topics of one charge point, computed once per connection."""
 
-    upstream: str
-    overrides: dict[str, str]
-    reply: str
-    error: str
+    upstream: str | emqx.Template  # a Template when it has per-message placeholders
+    overrides: dict[str, str | emqx.Template]
+    reply: str | emqx.Template
+    error: str | emqx.Template
     dnstream: str
     ack: str
     presence: str
@@ -97,16 +97,19 @@ class Relay:
 
     def topics_for(self, cid: str) -> Topics:
         t = self._t
+        def per_cp(template: emqx.Template) -> str | emqx.Template:
+            return template if template.dynamic else template.render(cid=cid)
+
         return Topics(
-            upstream=t["upstream_topic"].for_cid(cid),
-            overrides={a: tpl.for_cid(cid) for a, tpl in self._overrides.items()},
-            reply=t["upstream_reply_topic"].for_cid(cid),
-            error=t["upstream_error_topic"].for_cid(cid),
-            dnstream=t["dnstream_topic"].for_cid(cid),
-            ack=t["ack_topic"].for_cid(cid),
-            presence=t["presence_topic"].for_cid(cid),
-            connected=t["events_topic"].for_cid(cid, event="connected"),
-            disconnected=t["events_topic"].for_cid(cid, event="disconnected"),
+            upstream=per_cp(t["upstream_topic"]),
+            overrides={a: per_cp(tpl) for a, tpl in self._overrides.items()},
+            reply=per_cp(t["upstream_reply_topic"]),
+            error=per_cp(t["upstream_error_topic"]),
+            dnstream=t["dnstream_topic"].render(cid=cid),
+            ack=t["ack_topic"].render(cid=cid),
+            presence=t["presence_topic"].render(cid=cid),
+            connected=t["events_topic"].render(cid=cid, event="connected"),
+            disconnected=t["events_topic"].render(cid=cid, event="disconnected"),
         )
 
     # ---- connections --------------------------------------------------------------------
@@ -120,7 +123,13 @@ class Relay:
             old.close(1000, "replaced by a newer connection with the same identity")
             self._finish(old, "takeover: a newer connection with the same identity")
         assert self.link is not None
-        await self.link.subscribe(topics.dnstream, 1)
+        try:
+            await self.link.subscribe(topics.dnstream, 1)
+        except SubscriptionRefused as exc:
+            log.error("cannot receive commands for this charge point: closing it",
+                      extra={"cid": conn.identity, "error": str(exc)})
+            conn.close(1011, "the MQTT broker refused the command subscription")
+            return
         if conn.detached:
             return
         # Online is published after the SUBACK: from then on, commands reach the charge point.
@@ -131,6 +140,16 @@ class Relay:
                                                                   now_ms), 1)
         log.info("charge point connected", extra={
             "cid": conn.identity, "version": conn.version.value, "ip": conn.remote_ip})
+
+    def republish_presence(self) -> None:
+        """After an MQTT reconnect: the broker may have lost retained messages (a restart
+        without persistence) or the gateway may have lost unacknowledged ones."""
+        assert self.link is not None
+        now_ms = _now_ms()
+        for conn in self.connections.values():
+            info = conn.info(self.settings.gateway_id)
+            self.link.publish(conn.topics.presence, emqx.presence(info, True, None, now_ms), 1,
+                              True)
 
     def detach(self, conn: Connection, reason: str) -> None:
         """The socket is gone: publish offline unless a newer connection already took over."""
@@ -213,24 +232,22 @@ class Relay:
                 conn.send(event.text)  # type: ignore[union-attr]
             elif kind is ev.UpCall:
                 call: ev.UpCall = event  # type: ignore[assignment]
-                topic = topics.overrides.get(call.action, topics.upstream)
-                if "${" in topic:
-                    topic = emqx.Template.fill(topic, call.action, call.unique_id,
-                                               call.message_type)
+                topic = self._topic(conn, topics.overrides.get(call.action, topics.upstream),
+                                    call.action, call.unique_id, call.message_type)
                 link.publish(topic, emqx.encode_call(call, now_ms, self.strict), self.qos)
             elif kind is ev.Outcome:
                 self._outcome(conn, event, now_ms)  # type: ignore[arg-type]
             elif kind is ev.UpResult:
                 result: ev.UpResult = event  # type: ignore[assignment]
                 body = emqx.encode_result(result, now_ms, self.strict)
-                link.publish(self._fill(topics.reply, result.action, result.unique_id, 3),
+                link.publish(self._topic(conn, topics.reply, result.action, result.unique_id, 3),
                              body, self.qos)
                 self._respond(result.ctx, body)
             elif kind is ev.UpError:
                 error: ev.UpError = event  # type: ignore[assignment]
                 body = emqx.encode_error(error, now_ms, self.strict)
-                link.publish(self._fill(topics.error, error.action or "", error.unique_id,
-                                        error.message_type), body, self.qos)
+                link.publish(self._topic(conn, topics.error, error.action or "",
+                                         error.unique_id, error.message_type), body, self.qos)
                 self._respond(error.ctx, body)
             elif kind is ev.Problem:
                 problem: ev.Problem = event  # type: ignore[assignment]
@@ -240,10 +257,12 @@ class Relay:
                 conn.keepalive = event.interval  # type: ignore[union-attr]
 
     @staticmethod
-    def _fill(topic: str, action: str, unique_id: str, message_type: int) -> str:
-        if "${" in topic:
-            return emqx.Template.fill(topic, action, unique_id, message_type)
-        return topic
+    def _topic(conn: Connection, topic: str | emqx.Template, action: str, unique_id: str,
+               message_type: int) -> str:
+        if type(topic) is str:
+            return topic
+        assert isinstance(topic, emqx.Template)
+        return topic.for_message(conn.cid_level, action, unique_id, message_type)
 
     def _outcome(self, conn: Connection, outcome: ev.Outcome, now_ms: int) -> None:
         assert self.link is not None

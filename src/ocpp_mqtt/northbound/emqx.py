@@ -8,6 +8,7 @@ sent, byte for byte. Downstream, the payload alone decides the frame type, as in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,31 +18,36 @@ from ..ocppj import events as ev
 from ..ocppj.identity import escape_topic_level
 from ..ocppj.versions import CALL, CALLERROR, CALLRESULT, CALLRESULTERROR
 
-_DYNAMIC = ("${action}", "${id}", "${type}")
+_PLACEHOLDER = re.compile(r"\$\{(cid|clientid|action|id|type|event|gateway)\}")
+_PER_MESSAGE = {"action", "id", "type"}
 
 
 class Template:
-    """A topic template with `${cid}`/`${clientid}` (and `${action}`, `${id}`, `${type}`)."""
+    """A topic template, split once into literal text and placeholders and filled in one pass,
+    so a value (an identity, a message id) can never be read as a placeholder itself.
 
-    __slots__ = ("dynamic", "text")
+    Placeholders: `${cid}` (= `${clientid}`), `${action}`, `${id}`, `${type}`, `${event}`,
+    `${gateway}`. Values must already be escaped topic levels."""
+
+    __slots__ = ("dynamic", "parts")
 
     def __init__(self, prefix: str, template: str) -> None:
-        self.text = prefix + template
-        self.dynamic = any(p in template for p in _DYNAMIC)
+        self.parts = _PLACEHOLDER.split(prefix + template)  # literal, name, literal, ...
+        self.dynamic = any(name in _PER_MESSAGE for name in self.parts[1::2])
 
-    def for_cid(self, cid_level: str, **extra: str) -> str:
-        text = self.text.replace("${cid}", cid_level).replace("${clientid}", cid_level)
-        for key, value in extra.items():
-            text = text.replace("${" + key + "}", value)
-        return text
+    def render(self, **values: str) -> str:
+        parts = self.parts
+        out = [parts[0]]
+        for index in range(1, len(parts), 2):
+            name = parts[index]
+            key = "cid" if name == "clientid" else name
+            out.append(values.get(key, "${" + name + "}"))
+            out.append(parts[index + 1])
+        return "".join(out)
 
-    @staticmethod
-    def fill(text: str, action: str, unique_id: str, message_type: int) -> str:
-        return (
-            text.replace("${action}", escape_topic_level(action))
-            .replace("${id}", escape_topic_level(unique_id))
-            .replace("${type}", str(message_type))
-        )
+    def for_message(self, cid_level: str, action: str, unique_id: str, message_type: int) -> str:
+        return self.render(cid=cid_level, action=escape_topic_level(action),
+                           id=escape_topic_level(unique_id), type=str(message_type))
 
 
 @dataclass(slots=True)

@@ -47,10 +47,21 @@ HIGH_WATER = 10_000  # backlog length at which charge point sockets stop being r
 LOW_WATER = 1_000
 
 
+class SubscriptionRefused(Exception):
+    """The broker answered a SUBSCRIBE with a failure code (e.g. an ACL refusal)."""
+
+
 class _Client(Client):  # type: ignore[misc]
-    """gmqtt's client, telling the link each time an acknowledgement frees a packet id."""
+    """gmqtt's client, telling the link each time an acknowledgement frees a packet id, and
+    starting every connection with a clean session (gmqtt reconnects with clean_session=False,
+    which would leave persistent sessions behind on 3.1.1 brokers and replay stale commands)."""
 
     on_ack: Callable[[], None] | None = None
+
+    async def _create_connection(
+        self, host: str, port: int, ssl: Any, clean_session: bool, keepalive: int
+    ) -> Any:
+        return await super()._create_connection(host, port, ssl, True, keepalive)
 
     def _remove_message_from_queue(self, mid: int) -> None:
         super()._remove_message_from_queue(mid)
@@ -97,11 +108,12 @@ class MqttLink:
         self._client.on_message = self._on_message
         self._install_fast_inbound()
         self._client.on_subscribe = self._on_subscribe
-        self._client.on_unsubscribe = lambda *args: self._flush()
+        # gmqtt frees the packet id only after these callbacks: flush once it has
+        self._client.on_unsubscribe = lambda *args: self._flush_soon()
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._subscribed: dict[str, int] = {}  # topic -> qos
-        self._suback: dict[int, asyncio.Future[None]] = {}
+        self._suback: dict[int, tuple[str, asyncio.Future[None]]] = {}
         self._connects = 0
         self._closing = False
         self.connected = False
@@ -254,7 +266,9 @@ class MqttLink:
         await self._writable.wait()
 
     async def subscribe(self, topic: str, qos: int = 1) -> None:
-        """Subscribe and wait for the SUBACK, so a message published afterwards is delivered."""
+        """Subscribe and wait for the SUBACK, so a message published afterwards is delivered.
+
+        Raises SubscriptionRefused when the broker refuses it."""
         self._subscribed[topic] = qos
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._backlog.append(("sub", topic, qos, future))
@@ -291,7 +305,7 @@ class MqttLink:
                     continue
                 self._write_out()
                 mid = client._connection.subscribe([Subscription(item[1], qos=item[2])])
-                self._suback[mid] = item[3]
+                self._suback[mid] = (item[1], item[3])
             else:
                 self._write_out()
                 client._connection.unsubscribe([item[1]])
@@ -311,10 +325,19 @@ class MqttLink:
         return 0
 
     def _on_subscribe(self, client: Any, mid: int, qos: Any, properties: Any) -> None:
-        future = self._suback.pop(mid, None)
-        if future is not None and not future.done():
-            future.set_result(None)
-        self._flush()
+        entry = self._suback.pop(mid, None)
+        if entry is not None and not entry[1].done():
+            topic, future = entry
+            if any(code >= 0x80 for code in qos):
+                self._subscribed.pop(topic, None)
+                future.set_exception(SubscriptionRefused(
+                    f"the broker refused the subscription to {topic} (code {max(qos):#x})"))
+            else:
+                future.set_result(None)
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        asyncio.get_running_loop().call_soon(self._flush)
 
     def _on_connect(self, client: Any, flags: Any, rc: Any, properties: Any) -> None:
         self.connected = True
@@ -323,19 +346,23 @@ class MqttLink:
             self._set_nodelay()
             log.info("MQTT reconnected", extra={"broker": self.target.describe()})
             # A clean session forgot every subscription and every packet in flight: free the
-            # ids gmqtt still holds and send the subscriptions again, ahead of the backlog.
+            # ids gmqtt still holds, send the current subscriptions again ahead of the backlog
+            # (whoever waits for a SUBACK now waits for the new one), and drop queued
+            # unsubscribes, which a clean session makes pointless and which could otherwise
+            # follow, and undo, a new subscription to the same topic.
             self._client._package_handler.id_generator._used_ids.clear()
             waiting = {i[1]: i[3] for i in self._backlog if i[0] == "sub"}
-            for future in self._suback.values():
-                if not future.done():
-                    future.set_result(None)
+            waiting.update(self._suback.values())
             self._suback.clear()
-            pending = [i for i in self._backlog if i[0] != "sub"]
+            pending = [i for i in self._backlog if i[0] == "pub"]
             self._backlog.clear()
             loop = asyncio.get_running_loop()
             for topic, qos in self._subscribed.items():
-                future = waiting.get(topic) or loop.create_future()
+                future = waiting.pop(topic, None) or loop.create_future()
                 self._backlog.append(("sub", topic, qos, future))
+            for future in waiting.values():  # unsubscribed meanwhile
+                if not future.done():
+                    future.set_result(None)
             self._backlog.extend(pending)
             if self._on_reconnect is not None:
                 self._on_reconnect()

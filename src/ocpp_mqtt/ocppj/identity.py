@@ -1,9 +1,11 @@
 """Charge point identity: read from the URL path, checked per version, made safe for MQTT topics.
 
-Escaping (ID-03) is percent-encoding of exactly these characters: `%` `+` `#` `/`, U+0000-U+001F,
-U+007F-U+009F, and a `$` in first position. So `CP+1` appears in topics as `CP%2B1` and `$SYS` as
-`%24SYS`; an identity can never add a topic level, a wildcard, or a `$`-topic. The mapping is
-reversible (:func:`unescape_topic_level`).
+Escaping (ID-03) is percent-encoding of exactly these characters: `%` `+` `#` `/` `$`,
+U+0000-U+001F, U+007F-U+009F, and the Unicode non-characters (U+FDD0-U+FDEF and U+xFFFE/U+xFFFF
+of every plane, which brokers may reject as malformed). So `CP+1` appears in topics as `CP%2B1`
+and `$SYS` as `%24SYS`; an identity can never add a topic level, a wildcard, a `$`-topic or a
+`${...}` placeholder, nor make a broker drop the connection. The mapping is reversible
+(:func:`unescape_topic_level`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from .versions import Version
 # ID-01: identifierString without ':' (it separates the Basic-auth user name), at most 48.
 _IDENTIFIER_2X = re.compile(r"[A-Za-z0-9*\-_=+|@.]{1,48}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_UNSAFE = re.compile(r"[%+#/\x00-\x1f\x7f-\x9f]|^\$")
+_NONCHARACTERS = "\ufdd0-\ufdef" + "".join(
+    f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17))
+_UNSAFE = re.compile("[%+#/$\x00-\x1f\x7f-\x9f" + _NONCHARACTERS + "]")
 _ESCAPED = re.compile(r"%([0-9A-F]{2})")
 
 

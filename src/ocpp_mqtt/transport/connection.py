@@ -16,6 +16,8 @@ from ..ocppj.versions import Version
 
 log = logging.getLogger("ocpp_mqtt.ws")
 
+MAX_PENDING_FRAMES = 1000  # frames waiting behind a blocked write before the socket is closed
+
 
 class Connection:
     """Frames are written strictly in the order they were queued, one WebSocket frame each."""
@@ -53,14 +55,17 @@ class Connection:
 
     def send(self, text: str) -> None:
         if self._writing or self._out:
+            if len(self._out) >= MAX_PENDING_FRAMES:
+                self._overflow()
+                return
             self._out.append(text)
             return
         if self.ws.closed:
             return
         # Run send_str up to its first suspension: an uncompressed (or small compressed) frame
-        # is written synchronously, so the common case costs no task. Only a send that must
-        # wait (transport paused, executor compression) continues in a task, and frames sent
-        # meanwhile queue behind it in order.
+        # is written synchronously, so the common case costs no task. A send that must wait
+        # (transport paused, large frame compressed in the executor) continues in a task, and
+        # frames sent meanwhile queue behind it in order.
         coro = self.ws.send_str(text)
         try:
             waiting = coro.send(None)
@@ -70,6 +75,9 @@ class Connection:
         except (ConnectionError, RuntimeError) as exc:
             self._write_failed(exc)
             return
+        if waiting is not None:
+            # What asyncio's Task does with a yielded future before it can be awaited again.
+            waiting._asyncio_future_blocking = False
         self._writing = True
         asyncio.get_running_loop().create_task(self._finish(coro, waiting))
 
@@ -84,11 +92,13 @@ class Connection:
                         waiting = coro.throw(exc)
                     except StopIteration:
                         break
-                    continue
-                try:
-                    waiting = coro.send(None)
-                except StopIteration:
-                    break
+                else:
+                    try:
+                        waiting = coro.send(None)
+                    except StopIteration:
+                        break
+                if waiting is not None:
+                    waiting._asyncio_future_blocking = False
             self.frames_out += 1
             while self._out:
                 text = self._out.popleft()
@@ -103,8 +113,16 @@ class Connection:
             self._writing = False
 
     def _write_failed(self, exc: BaseException) -> None:
-        log.info("write failed", extra={"cid": self.identity, "error": str(exc)})
+        """Frames that cannot be written are lost: end the connection rather than go on."""
+        log.info("write failed: closing", extra={"cid": self.identity, "error": str(exc)})
         self._out.clear()
+        self.close(1011, "write to the charge point failed")
+
+    def _overflow(self) -> None:
+        log.warning("charge point does not read its frames: closing",
+                    extra={"cid": self.identity, "queued": len(self._out)})
+        self._out.clear()
+        self.close(1008, "too many frames waiting: the charge point does not read")
 
     def close(self, code: int, reason: str) -> None:
         """Close from the gateway's side; `reason` is what the disconnect event reports."""
