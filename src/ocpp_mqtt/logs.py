@@ -7,6 +7,7 @@ header: MQTT URLs are logged through MqttTarget.describe(), which masks the pass
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from typing import Any
@@ -14,6 +15,13 @@ from typing import Any
 import orjson
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _safe(text: str) -> str:
+    """Charge points choose ids and actions: escape control characters so that none can
+    start a forged log line."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -38,9 +46,9 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         ts = time.strftime("%H:%M:%S", time.localtime(record.created))
-        extra = " ".join(f"{k}={v!r}" if isinstance(v, str) and " " in v else f"{k}={v}"
+        extra = " ".join(f"{k}={v!r}" if isinstance(v, str) and " " in v else f"{k}={_safe(str(v))}"
                          for k, v in _fields(record).items())
-        line = f"{ts} {record.levelname.lower():7} {record.name}: {record.getMessage()}"
+        line = f"{ts} {record.levelname.lower():7} {record.name}: {_safe(record.getMessage())}"
         if extra:
             line += "  " + extra
         if record.exc_info:

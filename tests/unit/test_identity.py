@@ -174,7 +174,8 @@ def test_id03_escaping_round_trips(identity: str) -> None:
 def test_id03_documented_escaped_forms() -> None:
     assert escape_topic_level("CP+1") == "CP%2B1"
     assert escape_topic_level("$SYS") == "%24SYS"
-    assert escape_topic_level("a$b") == "a$b"
+    assert escape_topic_level("a${id}") == "a%24{id}"  # never a placeholder in a template
+    assert escape_topic_level("\uffff") == "%EF%BF%BF"  # non-characters: brokers reject them
     assert escape_topic_level("CP1") == "CP1"
 
 

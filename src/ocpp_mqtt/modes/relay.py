@@ -227,34 +227,42 @@ class Relay:
         topics: Topics = conn.topics
         now_ms = _now_ms()
         for event in events:
-            kind = type(event)
-            if kind is ev.SendFrame:
-                conn.send(event.text)  # type: ignore[union-attr]
-            elif kind is ev.UpCall:
-                call: ev.UpCall = event  # type: ignore[assignment]
-                topic = self._topic(conn, topics.overrides.get(call.action, topics.upstream),
-                                    call.action, call.unique_id, call.message_type)
-                link.publish(topic, emqx.encode_call(call, now_ms, self.strict), self.qos)
-            elif kind is ev.Outcome:
-                self._outcome(conn, event, now_ms)  # type: ignore[arg-type]
-            elif kind is ev.UpResult:
-                result: ev.UpResult = event  # type: ignore[assignment]
-                body = emqx.encode_result(result, now_ms, self.strict)
-                link.publish(self._topic(conn, topics.reply, result.action, result.unique_id, 3),
-                             body, self.qos)
-                self._respond(result.ctx, body)
-            elif kind is ev.UpError:
-                error: ev.UpError = event  # type: ignore[assignment]
-                body = emqx.encode_error(error, now_ms, self.strict)
-                link.publish(self._topic(conn, topics.error, error.action or "",
-                                         error.unique_id, error.message_type), body, self.qos)
-                self._respond(error.ctx, body)
-            elif kind is ev.Problem:
-                problem: ev.Problem = event  # type: ignore[assignment]
-                log.warning(f"{problem.event}: {problem.detail}", extra={
-                    "cid": conn.identity, "id": problem.unique_id})
-            elif kind is ev.KeepaliveChanged:
-                conn.keepalive = event.interval  # type: ignore[union-attr]
+            try:
+                self._dispatch_one(conn, link, topics, event, now_ms)
+            except Exception:  # one event that cannot be delivered must not end the session
+                log.exception("cannot deliver an event", extra={
+                    "cid": conn.identity, "event": type(event).__name__})
+
+    def _dispatch_one(self, conn: Connection, link: MqttLink, topics: Topics, event: ev.Event,
+                      now_ms: int) -> None:
+        kind = type(event)
+        if kind is ev.SendFrame:
+            conn.send(event.text)  # type: ignore[union-attr]
+        elif kind is ev.UpCall:
+            call: ev.UpCall = event  # type: ignore[assignment]
+            topic = self._topic(conn, topics.overrides.get(call.action, topics.upstream),
+                                call.action, call.unique_id, call.message_type)
+            link.publish(topic, emqx.encode_call(call, now_ms, self.strict), self.qos)
+        elif kind is ev.Outcome:
+            self._outcome(conn, event, now_ms)  # type: ignore[arg-type]
+        elif kind is ev.UpResult:
+            result: ev.UpResult = event  # type: ignore[assignment]
+            body = emqx.encode_result(result, now_ms, self.strict)
+            link.publish(self._topic(conn, topics.reply, result.action, result.unique_id, 3),
+                         body, self.qos)
+            self._respond(result.ctx, body)
+        elif kind is ev.UpError:
+            error: ev.UpError = event  # type: ignore[assignment]
+            body = emqx.encode_error(error, now_ms, self.strict)
+            link.publish(self._topic(conn, topics.error, error.action or "",
+                                     error.unique_id, error.message_type), body, self.qos)
+            self._respond(error.ctx, body)
+        elif kind is ev.Problem:
+            problem: ev.Problem = event  # type: ignore[assignment]
+            log.warning(f"{problem.event}: {problem.detail}", extra={
+                "cid": conn.identity, "id": problem.unique_id})
+        elif kind is ev.KeepaliveChanged:
+            conn.keepalive = event.interval  # type: ignore[union-attr]
 
     @staticmethod
     def _topic(conn: Connection, topic: str | emqx.Template, action: str, unique_id: str,

@@ -101,6 +101,8 @@ def decode_downstream(data: bytes) -> Downstream:
     if missing:
         raise DecodeError(f"missing key(s) {', '.join(missing)} for MessageTypeId {mtype}",
                           unique_id, mtype)
+    if mtype != CALL and unique_id is None:
+        raise DecodeError(f"UniqueId must be a string for MessageTypeId {mtype}", None, mtype)
     if mtype == CALL:
         action = msg["Action"]
         if not isinstance(action, str):
@@ -149,7 +151,11 @@ def encode_error(event: ev.UpError, received_ms: int, strict: bool) -> bytes:
         if event.action is not None:
             body["Action"] = event.action
         body["ReceivedAt"] = received_ms
-    return orjson.dumps(body)
+    try:
+        return orjson.dumps(body)
+    except TypeError:  # details nested deeper than orjson serialises (254 levels)
+        body["ErrorDetails"] = {"error": "ErrorDetails nested too deeply to relay"}
+        return orjson.dumps(body)
 
 
 def encode_outcome(outcome: ev.Outcome, now_ms: int) -> bytes:
@@ -162,7 +168,10 @@ def encode_outcome(outcome: ev.Outcome, now_ms: int) -> bytes:
         head += b',"Action":%b' % _q(outcome.action)
     head += b',"Timestamp":%d' % now_ms
     if outcome.extra:
-        return head + b"," + orjson.dumps(outcome.extra)[1:]
+        try:
+            return head + b"," + orjson.dumps(outcome.extra)[1:]
+        except TypeError:  # a payload nested deeper than orjson serialises (254 levels)
+            return head + b',"Payload":"nested too deeply to relay"}'
     return head + b"}"
 
 

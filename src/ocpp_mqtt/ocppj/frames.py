@@ -118,7 +118,7 @@ def _raw_tail(text: str, compact: str, prefix: re.Pattern[str], payload: Any) ->
     first because startswith is far cheaper than the regular expression that covers the rest.
     """
     if text.startswith(compact) and text.endswith("]"):
-        raw = text[len(compact) : -1]
+        raw = text[len(compact) : -1].strip()
     else:
         match = prefix.match(text)
         raw = text[match.end() : text.rfind("]")].strip() if match is not None else ""

@@ -290,7 +290,10 @@ class Session:
                 return refuse(ev.INVALID, f"{action} does not match its schema: {error.describe()}")
         if self._out is not None and len(self._queue) >= self.policy.max_queue:
             return refuse(ev.QUEUE_FULL, f"{self.policy.max_queue} CALLs already queued")
-        call = _OutCall(unique_id, action, orjson.dumps(payload).decode(), ctx)
+        try:
+            call = _OutCall(unique_id, action, orjson.dumps(payload).decode(), ctx)
+        except TypeError as exc:  # orjson: nested deeper than it serialises (254 levels)
+            return refuse(ev.INVALID, f"Payload cannot be serialised: {exc}")
         self._out_ids.add(unique_id)
         if self._out is None:
             return self._send(call, now)
@@ -319,9 +322,14 @@ class Session:
             if error is not None:
                 reason = f"{action} result does not match its schema: {error.describe()}"
                 return [ev.Outcome(unique_id, ev.INVALID, reason, action, CALLRESULT, ctx)]
+        try:
+            frame = result_frame(unique_id, orjson.dumps(payload).decode())
+        except TypeError as exc:  # orjson: nested deeper than it serialises (254 levels)
+            return [ev.Outcome(unique_id, ev.INVALID, f"Payload cannot be serialised: {exc}",
+                               action, CALLRESULT, ctx)]
         del self._in[unique_id]
         events: list[ev.Event] = [
-            ev.SendFrame(result_frame(unique_id, orjson.dumps(payload).decode())),
+            ev.SendFrame(frame),
             ev.Outcome(unique_id, ev.SENT, "result sent to the charge point", action,
                        CALLRESULT, ctx),
         ]
@@ -366,9 +374,12 @@ class Session:
             details = {}
         if not isinstance(details, dict):
             return refuse(ev.INVALID, "ErrorDetails must be a JSON object", action)
+        try:
+            frame = error_frame(unique_id, spelled, description, details, message_type)
+        except TypeError as exc:  # orjson: nested deeper than it serialises (254 levels)
+            return refuse(ev.INVALID, f"ErrorDetails cannot be serialised: {exc}", action)
         if message_type == CALLERROR:
             del self._in[unique_id]
-        frame = error_frame(unique_id, spelled, description, details, message_type)
         return [
             ev.SendFrame(frame),
             ev.Outcome(unique_id, ev.SENT, "error sent to the charge point", action,
