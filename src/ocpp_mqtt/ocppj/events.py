@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # Outcome statuses reported for every message a backend sends toward a charge point.
@@ -68,7 +68,7 @@ class Outcome:
     message_type: int | None = None
     ctx: Any = None
     final: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] | None = None  # more keys for the acknowledgement
 
 
 @dataclass(slots=True)
