@@ -83,6 +83,9 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
 
 _prefixes = itertools.count(1)
 
+# Gateways started by this test session, by WebSocket port (see wsutil.connect).
+GATEWAYS: dict[int, Gateway] = {}
+
 
 class Backend:
     """A plain MQTT client standing in for the backend behind the gateway."""
@@ -202,10 +205,12 @@ async def make_gateway(mosquitto: Mosquitto) -> AsyncIterator[Callable[..., Any]
         gateway = Gateway(load_settings(None, **values))
         await gateway.start()
         started.append(gateway)
+        GATEWAYS[gateway.ws_port] = gateway
         return RunningGateway(gateway, prefix)
 
     yield start
     for gateway in started:
+        GATEWAYS.pop(gateway.ws_port, None)
         await gateway.stop()
 
 

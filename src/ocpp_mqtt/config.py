@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     upstream_error_topic: str = Field("cp/${cid}/Reply", description="charge point CALLERRORs")
     dnstream_topic: str = Field("cs/${cid}", description="messages to the charge point")
     ack_topic: str = Field("cs/${cid}/Ack", description="outcome of each downstream message")
+    dnstream_action_topic: str = Field(
+        "", description="per-Action CALL topic, payload only (e.g. cs/${cid}/call/${action})"
+    )
     presence_topic: str = Field("presence/${cid}", description="retained online/offline")
     events_topic: str = Field("events/${cid}/${event}", description="connected/disconnected")
     gateway_status_topic: str = Field("gateway/${gateway}/status", description="retained, LWT")
@@ -159,7 +162,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "upstream_topic", "upstream_reply_topic", "upstream_error_topic", "dnstream_topic",
-        "ack_topic", "presence_topic", "events_topic", "gateway_status_topic", "prefix",
+        "ack_topic", "dnstream_action_topic", "presence_topic", "events_topic",
+        "gateway_status_topic", "prefix",
     )
     @classmethod
     def _check_topic(cls, value: str) -> str:
@@ -181,6 +185,12 @@ class Settings(BaseSettings):
     def _cross_checks(self) -> Settings:
         if "${cid}" not in self.dnstream_topic and "${clientid}" not in self.dnstream_topic:
             raise ValueError("dnstream_topic must contain ${cid} so each charge point has its own")
+        action_topic = self.dnstream_action_topic
+        if action_topic and (not action_topic.endswith("/${action}")
+                             or "${cid}" not in action_topic
+                             or action_topic.count("${") != 2):
+            raise ValueError("dnstream_action_topic must contain ${cid} and end with "
+                             "/${action}, e.g. cs/${cid}/call/${action}")
         if self.default_version is not None and self.default_version not in self.versions:
             raise ValueError(f"default_version {self.default_version} is not in versions")
         return self

@@ -197,3 +197,27 @@ async def test_large_compressed_frame_then_small_ones_in_order(gateway: Any,
         assert first[:3] == [2, "big", "DataTransfer"] and len(first[3]["data"]) == 40000
         for i in range(3):
             assert (await recv_json(ws))[:2] == [3, f"h{i}"]
+
+
+async def test_per_action_downstream_topic(make_gateway: Any, backend: Any) -> None:
+    """Opt-in `dnstream_action_topic`: publish the OCPP payload alone on .../call/<Action>."""
+    gw = await make_gateway(dnstream_action_topic="cs/${cid}/call/${action}")
+    p = gw.prefix
+    await backend.subscribe(p + "cs/PA/Ack")
+    await backend.subscribe(p + "cp/PA/Reply")
+    async with connect(gw.url("PA"), ["ocpp1.6"]) as ws:
+        backend.publish(p + "cs/PA/call/ChangeAvailability",
+                        {"connectorId": 0, "type": "Inoperative"})
+        frame = await recv_json(ws)
+        assert frame[0] == 2 and frame[2:] == ["ChangeAvailability",
+                                               {"connectorId": 0, "type": "Inoperative"}]
+        assert uuid.UUID(frame[1]).version == 4
+        await ws.send(f'[3,"{frame[1]}",{{"status":"Accepted"}}]')
+        reply = await backend.wait_for(p + "cp/PA/Reply")
+        assert reply["UniqueId"] == frame[1] and reply["Action"] == "ChangeAvailability"
+        backend.publish(p + "cs/PA/call/NoSuchAction", {})
+        bad = await backend.wait_for(p + "cs/PA/Ack", where=lambda b: b["Status"] == "invalid")
+        assert "unknown action" in bad["Reason"]
+        # the EMQX topic keeps working beside it
+        backend.publish(p + "cs/PA", call("e1"))
+        assert (await recv_json(ws))[1] == "e1"

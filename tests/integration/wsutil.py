@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import orjson
 import websockets
@@ -68,9 +73,33 @@ async def read_close_frame(reader: asyncio.StreamReader, timeout: float = 5) -> 
             return int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
 
 
-def connect(url: str, protocols: list[str], **kwargs: object) -> websockets.connect:
-    return websockets.connect(url, subprotocols=protocols,  # type: ignore[arg-type]
-                              open_timeout=5, **kwargs)  # type: ignore[arg-type]
+@contextlib.asynccontextmanager
+async def connect(url: str, protocols: list[str],
+                  **kwargs: Any) -> AsyncIterator[ClientConnection]:
+    """Open a WebSocket like a charge point; when the gateway is one of this test session's,
+    return once it can deliver commands to it (its subscriptions are acknowledged), so a test
+    that publishes a command right away does not race the subscription."""
+    async with websockets.connect(url, subprotocols=protocols,  # type: ignore[arg-type]
+                                  open_timeout=5, **kwargs) as ws:
+        if ws.subprotocol is not None:
+            await _wait_ready(url)
+        yield ws
+
+
+async def _wait_ready(url: str) -> None:
+    from tests.conftest import GATEWAYS
+
+    parts = urlsplit(url)
+    gateway = GATEWAYS.get(parts.port or 0)
+    if gateway is None:
+        return
+    identity = unquote(parts.path.rsplit("/", 1)[-1])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        conn = gateway.relay.connections.get(identity)
+        if conn is not None and (conn.ready or conn.detached):
+            return
+        await asyncio.sleep(0.005)
 
 
 async def recv_json(ws: ClientConnection, timeout: float = 3.0) -> list[object]:

@@ -14,10 +14,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from ..config import Settings
 from ..northbound import emqx
 from ..northbound.mqtt import MqttLink, SubscriptionRefused
 from ..ocppj import events as ev
+from ..ocppj.identity import unescape_topic_level
 from ..ocppj.session import Policy
 from ..ocppj.versions import CALL, CALLRESULT
 from ..transport.connection import Connection
@@ -34,6 +37,7 @@ class Topics:
     reply: str | emqx.Template
     error: str | emqx.Template
     dnstream: str
+    action_prefix: str  # per-Action CALL topics: this prefix + the Action ("" when off)
     ack: str
     presence: str
     connected: str
@@ -68,6 +72,7 @@ class Relay:
             for name in (
                 "upstream_topic", "upstream_reply_topic", "upstream_error_topic",
                 "dnstream_topic", "ack_topic", "presence_topic", "events_topic",
+                "dnstream_action_topic",
             )
         }
         self._overrides = {
@@ -106,6 +111,8 @@ class Relay:
             reply=per_cp(t["upstream_reply_topic"]),
             error=per_cp(t["upstream_error_topic"]),
             dnstream=t["dnstream_topic"].render(cid=cid),
+            action_prefix=(t["dnstream_action_topic"].render(cid=cid, action="")
+                           if self.settings.dnstream_action_topic else ""),
             ack=t["ack_topic"].render(cid=cid),
             presence=t["presence_topic"].render(cid=cid),
             connected=t["events_topic"].render(cid=cid, event="connected"),
@@ -119,12 +126,16 @@ class Relay:
         old = self.connections.get(conn.identity)
         self.connections[conn.identity] = conn
         self._by_topic[topics.dnstream] = conn
+        if topics.action_prefix:
+            self._by_topic[topics.action_prefix] = conn
         if old is not None:  # HS-12: the newer connection replaces the older
             old.close(1000, "replaced by a newer connection with the same identity")
             self._finish(old, "takeover: a newer connection with the same identity")
         assert self.link is not None
         try:
             await self.link.subscribe(topics.dnstream, 1)
+            if topics.action_prefix:
+                await self.link.subscribe(topics.action_prefix + "+", 1)
         except SubscriptionRefused as exc:
             log.error("cannot receive commands for this charge point: closing it",
                       extra={"cid": conn.identity, "error": str(exc)})
@@ -132,6 +143,7 @@ class Relay:
             return
         if conn.detached:
             return
+        conn.ready = True
         # Online is published after the SUBACK: from then on, commands reach the charge point.
         now_ms = _now_ms()
         info = conn.info(self.settings.gateway_id)
@@ -160,6 +172,9 @@ class Relay:
             self._by_topic.pop(conn.topics.dnstream, None)
             assert self.link is not None
             self.link.unsubscribe(conn.topics.dnstream)
+            if conn.topics.action_prefix:
+                self._by_topic.pop(conn.topics.action_prefix, None)
+                self.link.unsubscribe(conn.topics.action_prefix + "+")
         self._finish(conn, conn.close_reason or reason)
 
     def _finish(self, conn: Connection, reason: str) -> None:
@@ -188,6 +203,10 @@ class Relay:
 
     def on_mqtt(self, topic: str, payload: bytes, properties: dict[str, Any]) -> None:
         conn = self._by_topic.get(topic)
+        action = None
+        if conn is None:
+            head, _, action = topic.rpartition("/")
+            conn = self._by_topic.get(head + "/")
         if conn is None or conn.detached:
             return  # a late message for a charge point that just left
         ctx = _response_ctx(properties)
@@ -197,6 +216,9 @@ class Relay:
                 None, ev.INVALID, "retained messages are not delivered to charge points "
                 "(they would be replayed at every reconnect); publish without retain",
                 None, None, ctx)])
+            return
+        if action is not None:  # a per-Action topic: the payload is the OCPP payload itself
+            self._action_call(conn, unescape_topic_level(action), payload, ctx)
             return
         try:
             down = emqx.decode_downstream(payload)
@@ -216,6 +238,18 @@ class Relay:
             events = session.backend_error(down.unique_id, down.code, down.description,
                                            down.details, ctx, now, down.message_type)
         self.dispatch(conn, events)
+        if not session.idle:
+            self._busy.add(conn)
+
+    def _action_call(self, conn: Connection, action: str, payload: bytes, ctx: Any) -> None:
+        try:
+            body = orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            self.dispatch(conn, [ev.Outcome(None, ev.INVALID, f"payload is not valid JSON: {exc}",
+                                            action, CALL, ctx)])
+            return
+        session = conn.session
+        self.dispatch(conn, session.backend_call(None, action, body, ctx, time.monotonic()))
         if not session.idle:
             self._busy.add(conn)
 

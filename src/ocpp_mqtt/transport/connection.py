@@ -46,6 +46,7 @@ class Connection:
         self.connected_at_ms = int(time.time() * 1000)
         self.last_rx = time.monotonic()
         self.topics: Any = None  # set by the mode that owns the connection
+        self.ready = False  # set once commands can reach it (subscriptions acknowledged)
         self.detached = False
         self.close_reason: str | None = None
         self.frames_in = 0
