@@ -191,9 +191,34 @@ class Settings(BaseSettings):
                              or action_topic.count("${") != 2):
             raise ValueError("dnstream_action_topic must contain ${cid} and end with "
                              "/${action}, e.g. cs/${cid}/call/${action}")
+        self._check_no_loops()
         if self.default_version is not None and self.default_version not in self.versions:
             raise ValueError(f"default_version {self.default_version} is not in versions")
         return self
+
+    def _check_no_loops(self) -> None:
+        """The gateway must never receive what it publishes itself (it would answer forever)."""
+        values = {"${cid}": "CP", "${clientid}": "CP", "${action}": "Act", "${id}": "1",
+                  "${type}": "2", "${event}": "connected", "${gateway}": "gw"}
+
+        def render(template: str) -> list[str]:
+            text = template
+            for key, value in values.items():
+                text = text.replace(key, value)
+            return text.split("/")
+
+        subscribed = [("dnstream_topic", render(self.dnstream_topic))]
+        if self.dnstream_action_topic:
+            pattern = render(self.dnstream_action_topic)
+            subscribed.append(("dnstream_action_topic", [*pattern[:-1], "+"]))
+        published = ["upstream_topic", "upstream_reply_topic", "upstream_error_topic",
+                     "ack_topic", "presence_topic", "events_topic", "gateway_status_topic"]
+        for sub_key, sub in subscribed:
+            for pub_key in published:
+                pub = render(getattr(self, pub_key))
+                if len(pub) == len(sub) and all(a in ("+", b) for a, b in zip(sub, pub)):
+                    raise ValueError(f"{pub_key} falls under {sub_key}: the gateway would "
+                                     "receive its own messages; give them different topics")
 
     @classmethod
     def settings_customise_sources(

@@ -83,3 +83,13 @@ def test_decode_downstream_forms() -> None:
 def test_gateway_id_is_one_topic_level(bad: str) -> None:
     with pytest.raises(ConfigError, match="gateway_id"):
         load_settings(None, gateway_id=bad)
+
+
+@pytest.mark.parametrize(("options", "named"), [
+    ({"dnstream_action_topic": "cs/${cid}/${action}"}, "ack_topic"),
+    ({"upstream_topic": "cs/${cid}"}, "upstream_topic"),
+    ({"dnstream_action_topic": "cs/${cid}/call"}, "dnstream_action_topic"),
+])
+def test_topics_that_would_loop_are_refused(options: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        load_settings(None, **options)
