@@ -216,7 +216,8 @@ class Settings(BaseSettings):
         for sub_key, sub in subscribed:
             for pub_key in published:
                 pub = render(getattr(self, pub_key))
-                if len(pub) == len(sub) and all(a in ("+", b) for a, b in zip(sub, pub)):
+                same_shape = len(pub) == len(sub)
+                if same_shape and all(a in ("+", b) for a, b in zip(sub, pub, strict=True)):
                     raise ValueError(f"{pub_key} falls under {sub_key}: the gateway would "
                                      "receive its own messages; give them different topics")
 
