@@ -192,6 +192,8 @@ class Relay:
         log.info("charge point disconnected", extra={"cid": conn.identity, "reason": reason})
 
     def on_text(self, conn: Connection, text: str) -> None:
+        if conn.detached:  # replaced by a newer connection, its socket not yet closed
+            return
         now = time.monotonic()
         conn.last_rx = now
         conn.frames_in += 1
