@@ -90,12 +90,61 @@ def measure(n: int, rounds: int = 3) -> dict[str, float]:
     return results
 
 
+def relay_round_trip(n: int) -> float:
+    """The whole relay path for one B1 round trip, in-process: Relay.on_text (parse, checks,
+    validation, envelope, MQTT packet) then Relay.on_mqtt (decode, validation, frame, ack)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from ocpp_mqtt.config import load_settings
+    from ocpp_mqtt.modes.relay import Relay, policy_from
+    from ocpp_mqtt.northbound.mqtt import MqttLink
+    from ocpp_mqtt.transport.connection import Connection
+
+    class QuietSocket:
+        closed = False
+
+        async def send_str(self, text: str) -> None:
+            return None
+
+    async def run() -> float:
+        settings = load_settings(None, qos=0, ack_qos=0)
+        relay = Relay(settings)
+        link = MqttLink(settings.mqtt_target, client_id="bench", version="3.1.1", keepalive=60,
+                        will=None, tls=None, on_message=relay.on_mqtt)
+        link.connected = True  # packets are built and dropped: no socket
+        link._client._connection = SimpleNamespace(
+            _protocol=SimpleNamespace(write_data=lambda data: None))
+        relay.link = link
+        session = Session(Version.V16, Schemas(), policy_from(settings))
+        conn = Connection(QuietSocket(), "CP1", "CP1", Version.V16, session,  # type: ignore[arg-type]
+                          "127.0.0.1", 9000, None, 60)
+        conn.topics = relay.topics_for("CP1")
+        relay.connections["CP1"] = conn
+        relay._by_topic[conn.topics.dnstream] = conn
+        payload = CASES["1.6 MeterValues 1.2 kB"][2]
+        frames = [orjson.dumps([2, f"id{i}", "MeterValues", payload]).decode() for i in range(n)]
+        replies = [orjson.dumps({"MessageTypeId": 3, "UniqueId": f"id{i}", "Payload": {}})
+                   for i in range(n)]
+        topic = conn.topics.dnstream
+        start = time.perf_counter()
+        for i in range(n):
+            relay.on_text(conn, frames[i])
+            relay.on_mqtt(topic, replies[i], {})
+            link._wbuf.clear()
+        return (time.perf_counter() - start) / n * 1e6
+
+    return asyncio.run(run())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=20000, help="messages per case")
     ap.add_argument("--save", action="store_true", help="write the figures as the baseline")
     args = ap.parse_args()
     results = measure(args.n)
+    results["relay round trip, 1.6 MeterValues 1.2 kB (no I/O)"] = min(
+        relay_round_trip(args.n) for _ in range(3))
     baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
     print(f"{'case':48} {'us/op':>8} {'baseline':>9} {'ratio':>6}")
     for name, value in results.items():
