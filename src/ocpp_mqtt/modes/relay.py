@@ -211,7 +211,7 @@ class Relay:
             conn = self._by_topic.get(head + "/")
         if conn is None or conn.detached:
             return  # a late message for a charge point that just left
-        ctx = _response_ctx(properties)
+        ctx = _response_ctx(properties) if "response_topic" in properties else None
         if properties.get("retain"):
             # A retained command would be replayed at every reconnect of the charge point.
             self.dispatch(conn, [ev.Outcome(

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from . import events as ev
-from .actions import sent_by_central_system, sent_by_charge_point
+from .actions import CP_INITIATED, sent_by_central_system
 from .frames import (
     MAX_DESCRIPTION,
     MAX_ID_LENGTH,
@@ -73,13 +73,17 @@ class _OutCall:
 class Session:
     """RPC state of one WebSocket connection of one charge point."""
 
-    __slots__ = ("_in", "_out", "_out_ids", "_queue", "_v", "policy", "schemas", "version")
+    __slots__ = ("_2x", "_cp_actions", "_in", "_out", "_out_ids", "_queue", "_v", "policy",
+                 "schemas", "version")
 
     def __init__(self, version: Version, schemas: Schemas, policy: Policy) -> None:
         self.version = version
         self.schemas = schemas
         self.policy = policy
         self._v = schemas.for_version(version)
+        self._2x = version.is_2x
+        # actions a charge point may send (None: no direction check)
+        self._cp_actions = CP_INITIATED[version] if policy.check_direction else None
         # charge point CALLs awaiting the backend's answer: id -> (action, deadline)
         self._in: dict[str, tuple[str, float]] = {}
         self._out: _OutCall | None = None  # the one outstanding CALL to the charge point
@@ -138,7 +142,7 @@ class Session:
             return [
                 self._callerror(
                     uid,
-                    "RpcFrameworkError" if self.version.is_2x else "GenericError",
+                    "RpcFrameworkError" if self._2x else "GenericError",
                     "a CALL with this MessageId is still being processed",
                 ),
                 ev.Problem("duplicate_id", "CALL id already pending", uid),
@@ -154,7 +158,7 @@ class Session:
                     ev.Problem("unknown_action", action, uid),
                 ]
             known, validate = signed, False  # a JWS payload has no OCPP schema (FR-11)
-        if self.policy.check_direction and not sent_by_charge_point(self.version, known):
+        if self._cp_actions is not None and known not in self._cp_actions:
             # ER-04: a known action, but one only the central system sends
             return [
                 self._callerror(uid, "NotSupported",
@@ -173,7 +177,7 @@ class Session:
 
     def _signed_base(self, action: str) -> str | None:
         """The OCPP action of a 2.x `<Action>-Signed` message, when signed messages are relayed."""
-        if not (action.endswith(SIGNED_SUFFIX) and self.version.is_2x and self.policy.relay_signed):
+        if not (action.endswith(SIGNED_SUFFIX) and self._2x and self.policy.relay_signed):
             return None
         base = action[: -len(SIGNED_SUFFIX)]
         return base if self._v.is_action(base) else None
@@ -280,7 +284,7 @@ class Session:
             return refuse(ev.INVALID, f"{known} is sent by charge points, not to them")
         if not isinstance(payload, dict):
             return refuse(ev.INVALID, "Payload must be a JSON object")
-        if self.version.is_2x:
+        if self._2x:
             null_at = _find_null(payload, "")
             if null_at is not None:  # FR-08: omit empty optional fields, never send null
                 return refuse(ev.INVALID, f"null at {null_at}: omit empty optional fields")
@@ -311,7 +315,7 @@ class Session:
         if not isinstance(payload, dict):
             return [ev.Outcome(unique_id, ev.INVALID, "Payload must be a JSON object", action,
                                CALLRESULT, ctx)]
-        if self.version.is_2x:
+        if self._2x:
             null_at = _find_null(payload, "")
             if null_at is not None:
                 return [ev.Outcome(unique_id, ev.INVALID,
@@ -367,7 +371,7 @@ class Session:
         if spelled is None:
             return refuse(ev.INVALID, f"ErrorCode {code!r} is not an OCPP {self.version.value} "
                           "error code", action)
-        if self.version.is_2x and len(description) > MAX_DESCRIPTION:
+        if self._2x and len(description) > MAX_DESCRIPTION:
             return refuse(ev.INVALID, f"ErrorDescription is longer than {MAX_DESCRIPTION} "
                           "characters", action)
         if details is None:
