@@ -31,6 +31,7 @@ from harness import (
 )
 
 PREFIX = {"thin": "thin/", "thin-aiohttp": "thinaio/", "gateway": "ocpp/"}
+GATEWAY_ARGS: list[str] = []  # --gateway-args, e.g. to measure with validation off
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def relay_cmd(relay: str, port: int, bport: int, qos: int) -> list[str]:
                 "--mqtt", f"127.0.0.1:{bport}", "--qos", str(qos), "--prefix", PREFIX[relay]]
     return [sys.executable, "-m", "ocpp_mqtt", "serve", "--listen", f"127.0.0.1:{port}",
             "--mqtt", f"mqtt://127.0.0.1:{bport}", "--prefix", PREFIX[relay], "--qos", str(qos),
-            "--log-level", "warning"]
+            "--log-level", "warning", *GATEWAY_ARGS]
 
 
 def start_relay(h: Harness, relay: str, bport: int, qos: int) -> tuple[Proc, int]:
@@ -201,9 +202,12 @@ def main() -> int:
     ap.add_argument("--relays", default="thin,thin-aiohttp,gateway",
                     help="comma list of thin, thin-aiohttp, gateway")
     ap.add_argument("--quick", action="store_true", help="1 run each, 0.5 s warm-up + 2 s")
+    ap.add_argument("--gateway-args", default="",
+                    help="extra flags for the gateway, e.g. '--no-validate-cp-calls'")
     ap.add_argument("--json", type=Path, help="write results to this file")
     ap.add_argument("--mosquitto", default=shutil.which("mosquitto") or "/usr/sbin/mosquitto")
     args = ap.parse_args()
+    GATEWAY_ARGS.extend(args.gateway_args.split())
     relays = [r.strip() for r in args.relays.split(",") if r.strip()]
     if unknown := set(relays) - set(PREFIX):
         ap.error(f"unknown relays: {', '.join(sorted(unknown))}")
