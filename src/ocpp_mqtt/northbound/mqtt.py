@@ -235,6 +235,20 @@ class MqttLink:
 
         handler._handle_publish_packet = fast
 
+        ids = handler.id_generator
+        stored = self._client._persistent_storage
+
+        def puback(cmd: int, packet: bytes) -> None:
+            # PUBACK of one of our QoS 1 publishes: free its id, forget the stored copy, and
+            # send what waits for room (gmqtt's handler does the same, with more overhead).
+            mid = int.from_bytes(packet[:2], "big")
+            ids._used_ids.discard(mid)
+            stored.remove_message_by_mid(mid)
+            if self._backlog:
+                self._flush()
+
+        handler._handle_puback_packet = puback
+
     def _write_out(self) -> None:
         self._write_scheduled = False
         if not self._wbuf:
