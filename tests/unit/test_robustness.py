@@ -62,3 +62,16 @@ def test_text_logs_escape_control_characters() -> None:
                                     "levelname": "WARNING", "name": "x"})
     line = TextFormatter().format(record)
     assert "\n" not in line and "\\x0a" in line
+
+
+def test_json_logs_are_one_object_per_line_with_fields() -> None:
+    from ocpp_mqtt.logs import JsonFormatter
+
+    record = logging.makeLogRecord({"msg": "charge point connected", "levelname": "INFO",
+                                    "name": "ocpp_mqtt.relay", "levelno": 20})
+    record.__dict__.update(cid="CP\n1", version="1.6")
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    body = orjson.loads(line)
+    assert body["msg"] == "charge point connected" and body["cid"] == "CP\n1"
+    assert body["level"] == "info" and body["logger"] == "ocpp_mqtt.relay"
