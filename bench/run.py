@@ -30,7 +30,8 @@ from harness import (
     wait_ws_ready,
 )
 
-PREFIX = {"thin": "thin/", "thin-aiohttp": "thinaio/", "gateway": "ocpp/"}
+PREFIX = {"thin": "thin/", "thin-aiohttp": "thinaio/", "gateway": "ocpp/",
+          "gateway-picows": "gwpicows/"}
 GATEWAY_ARGS: list[str] = []  # --gateway-args, e.g. to measure with validation off
 
 
@@ -46,6 +47,10 @@ BENCHES = [Bench("B1", "closed", 0), Bench("B2", "paced", 0),
 
 
 def relay_cmd(relay: str, port: int, bport: int, qos: int) -> list[str]:
+    if relay == "gateway-picows":
+        return [sys.executable, str(BENCH_DIR / "gateway_picows.py"), "--listen",
+                f"127.0.0.1:{port}", "--mqtt", f"mqtt://127.0.0.1:{bport}", "--qos", str(qos),
+                "--prefix", PREFIX[relay]]
     if relay.startswith("thin"):
         script = "thin_relay.py" if relay == "thin" else "thin_relay_aiohttp.py"
         return [sys.executable, str(BENCH_DIR / script), "--listen", f"127.0.0.1:{port}",
@@ -58,7 +63,7 @@ def relay_cmd(relay: str, port: int, bport: int, qos: int) -> list[str]:
 def start_relay(h: Harness, relay: str, bport: int, qos: int) -> tuple[Proc, int]:
     port = free_port()
     proc = h.spawn(f"{relay}-q{qos}", relay_cmd(relay, port, bport, qos))
-    if relay.startswith("thin"):
+    if relay.startswith("thin") or relay == "gateway-picows":
         proc.wait_line("READY", 10.0)
     else:
         wait_ws_ready(proc, port, 10.0)
@@ -200,7 +205,7 @@ def gateway_available() -> bool:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--relays", default="thin,thin-aiohttp,gateway",
-                    help="comma list of thin, thin-aiohttp, gateway")
+                    help="comma list of thin, thin-aiohttp, gateway, gateway-picows")
     ap.add_argument("--quick", action="store_true", help="1 run each, 0.5 s warm-up + 2 s")
     ap.add_argument("--gateway-args", default="",
                     help="extra flags for the gateway, e.g. '--no-validate-cp-calls'")
