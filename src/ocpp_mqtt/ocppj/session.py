@@ -4,6 +4,9 @@ Inputs are text frames from the charge point, messages from the backend (already
 northbound profile) and the clock; outputs are :mod:`events`. The rules enforced here:
 framing and ids (FR-*, MID-*), one outstanding CALL per direction with a FIFO queue and a
 timeout (SY-*), the version's error codes (ER-*), and schema validation per direction.
+
+It is one state machine (the pending CALLs of both directions), kept in one file on purpose:
+both directions share its tables, and the rules read best side by side.
 """
 
 from __future__ import annotations
