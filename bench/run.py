@@ -30,8 +30,8 @@ from harness import (
     wait_ws_ready,
 )
 
-PREFIX = {"thin": "thin/", "thin-aiohttp": "thinaio/", "gateway": "ocpp/",
-          "gateway-picows": "gwpicows/"}
+PREFIX = {"thin": "thin/", "thin-floor": "thinfloor/", "thin-aiohttp": "thinaio/",
+          "gateway": "ocpp/", "gateway-picows": "gwpicows/"}
 GATEWAY_ARGS: list[str] = []  # --gateway-args, e.g. to measure with validation off
 
 
@@ -52,9 +52,11 @@ def relay_cmd(relay: str, port: int, bport: int, qos: int) -> list[str]:
                 f"127.0.0.1:{port}", "--mqtt", f"mqtt://127.0.0.1:{bport}", "--qos", str(qos),
                 "--prefix", PREFIX[relay]]
     if relay.startswith("thin"):
-        script = "thin_relay.py" if relay == "thin" else "thin_relay_aiohttp.py"
+        script = "thin_relay_aiohttp.py" if relay == "thin-aiohttp" else "thin_relay.py"
+        floor = ["--floor"] if relay == "thin-floor" else []
         return [sys.executable, str(BENCH_DIR / script), "--listen", f"127.0.0.1:{port}",
-                "--mqtt", f"127.0.0.1:{bport}", "--qos", str(qos), "--prefix", PREFIX[relay]]
+                "--mqtt", f"127.0.0.1:{bport}", "--qos", str(qos), "--prefix", PREFIX[relay],
+                *floor]
     return [sys.executable, "-m", "ocpp_mqtt", "serve", "--listen", f"127.0.0.1:{port}",
             "--mqtt", f"mqtt://127.0.0.1:{bport}", "--prefix", PREFIX[relay], "--qos", str(qos),
             "--log-level", "warning", *GATEWAY_ARGS]
@@ -205,7 +207,8 @@ def gateway_available() -> bool:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--relays", default="thin,thin-aiohttp,gateway",
-                    help="comma list of thin, thin-aiohttp, gateway, gateway-picows")
+                    help="comma list of thin, thin-floor, thin-aiohttp, gateway, "
+                    "gateway-picows")
     ap.add_argument("--quick", action="store_true", help="1 run each, 0.5 s warm-up + 2 s")
     ap.add_argument("--gateway-args", default="",
                     help="extra flags for the gateway, e.g. '--no-validate-cp-calls'")

@@ -5,6 +5,12 @@ It is the ceiling the real gateway is compared against. Up: a CALL frame
 `{"MessageTypeId":3,"UniqueId":"id","Payload":{...}}` on `{prefix}cs/{cid}` becomes
 `[3,"id",{...}]` on the charge point's socket. String slicing only, no validation.
 
+With `--floor` it also does the work issue 2 makes unavoidable for any gateway, and nothing else:
+every frame parsed (orjson), every CALL and result payload validated (jsonschema-rs, the `ocpp`
+package's OCPP 1.6 schemas), every downstream envelope parsed, and an acknowledgement published
+on `{prefix}cs/{cid}/Ack` (at `--ack-qos`) for every downstream message. No sessions, no
+checks, no logging: the lower bound of a gateway's CPU in the same process model.
+
     python bench/thin_relay.py --listen 127.0.0.1:9000 --mqtt 127.0.0.1:1883 --qos 0 --prefix ocpp/
 """
 
@@ -12,11 +18,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import socket
 import sys
 import uuid
+from pathlib import Path
+from typing import Any
 
+import jsonschema_rs
+import ocpp
 import orjson
 import uvloop
 from gmqtt import Client
@@ -69,6 +80,40 @@ def result_frame(payload: bytes) -> bytes:
     return orjson.dumps([env["MessageTypeId"], env["UniqueId"], env.get("Payload", {})])
 
 
+class Floor:
+    """The unavoidable per-message work (see the module docstring), on OCPP 1.6 schemas."""
+
+    def __init__(self, prefix: str, ack_qos: int) -> None:
+        self.ack_qos = ack_qos
+        self.ack_suffix = "/Ack"
+        self.cs_prefix = f"{prefix}cs/"
+        self.schemas = Path(ocpp.__file__).parent / "v16" / "schemas"
+        self.validators: dict[str, Any] = {}
+        self.pending: dict[str, str] = {}  # unique id -> action, to pick the result's schema
+
+    def validator(self, name: str) -> Any:
+        v = self.validators.get(name)
+        if v is None:
+            schema = json.loads((self.schemas / f"{name}.json").read_text())
+            v = self.validators[name] = jsonschema_rs.validator_for(schema)
+        return v
+
+    def up(self, data: bytes) -> bool:
+        msg = orjson.loads(data)
+        if msg[0] == 2:
+            self.pending[msg[1]] = msg[2]
+            return bool(self.validator(msg[2]).is_valid(msg[3]))
+        return True
+
+    def down(self, client: Client, topic: str, payload: bytes) -> None:
+        env = orjson.loads(payload)
+        uid = env["UniqueId"]
+        action = self.pending.pop(uid, "")
+        ok = self.validator(f"{action}Response").is_valid(env.get("Payload", {}))
+        ack = {"UniqueId": uid, "Status": "sent" if ok else "invalid", "Reason": "written"}
+        client.publish(topic + self.ack_suffix, orjson.dumps(ack), self.ack_qos)
+
+
 def set_nodelay(transport: asyncio.BaseTransport) -> None:
     sock = transport.get_extra_info("socket")
     if sock is not None:
@@ -76,7 +121,8 @@ def set_nodelay(transport: asyncio.BaseTransport) -> None:
 
 
 class Relay:
-    def __init__(self, prefix: str, qos: int) -> None:
+    def __init__(self, prefix: str, qos: int, floor: Floor | None = None) -> None:
+        self.floor = floor
         self.cp_prefix = f"{prefix}cp/".encode()
         self.cs_prefix = f"{prefix}cs/"
         self.qos = qos
@@ -88,6 +134,8 @@ class Relay:
                         properties: dict) -> int:
         ws = self.sockets.get(topic[len(self.cs_prefix) :])
         if ws is not None:
+            if self.floor is not None:
+                self.floor.down(client, topic, payload)
             ws.send(WSMsgType.TEXT, result_frame(payload))
         return 0
 
@@ -107,6 +155,7 @@ class ChargePoint(WSListener):
         self.topic = relay.cp_prefix + cid.encode()
         self.publish = relay.mqtt.publish
         self.qos = relay.qos
+        self.floor = relay.floor
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         set_nodelay(transport.underlying_transport)
@@ -115,7 +164,10 @@ class ChargePoint(WSListener):
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if frame.msg_type == WSMsgType.TEXT:
-            self.publish(self.topic, call_envelope(frame.get_payload_as_bytes()), self.qos)
+            data = frame.get_payload_as_bytes()
+            if self.floor is not None:
+                self.floor.up(data)
+            self.publish(self.topic, call_envelope(data), self.qos)
         elif frame.msg_type == WSMsgType.CLOSE:
             transport.send_close(frame.get_close_code(), frame.get_close_message())
             transport.disconnect()
@@ -133,7 +185,8 @@ def host_port(s: str) -> tuple[str, int]:
 
 
 async def main(args: argparse.Namespace) -> None:
-    relay = Relay(args.prefix, args.qos)
+    floor = Floor(args.prefix, args.ack_qos) if args.floor else None
+    relay = Relay(args.prefix, args.qos, floor)
     bhost, bport = host_port(args.mqtt)
     version = MQTTv50 if args.mqtt_version == 5 else MQTTv311
     await relay.mqtt.connect(bhost, bport, keepalive=60, version=version)
@@ -159,6 +212,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--prefix", default="ocpp/", help="topic prefix, e.g. ocpp/")
     ap.add_argument("--mqtt-version", type=int, choices=(4, 5), default=4,
                     help="MQTT protocol level: 4 = 3.1.1 (default), 5")
+    ap.add_argument("--floor", action="store_true",
+                    help="also parse, validate and acknowledge (the floor of any gateway)")
+    ap.add_argument("--ack-qos", type=int, choices=(0, 1), default=1,
+                    help="QoS of the acknowledgements with --floor (default 1, as the gateway)")
     return ap.parse_args(argv)
 
 
