@@ -98,6 +98,21 @@ class Settings(BaseSettings):
     mqtt_key: Path | None = Field(None, description="client key for mqtts://")
     mqtt_keepalive: int = Field(60, ge=5, description="MQTT keepalive seconds")
     mqtt_connect_timeout: float = Field(10.0, gt=0, description="seconds to reach the broker")
+    mqtt_session_expiry: int = Field(
+        300, ge=0, le=0xFFFFFFFF,
+        description="seconds the broker keeps the gateway's session over a reconnect (0: none)",
+    )
+    mqtt_reconnect_min: float = Field(1.0, gt=0, description="first reconnect delay, seconds")
+    mqtt_reconnect_max: float = Field(30.0, gt=0, description="longest reconnect delay, seconds")
+    broker_outage: Literal["close", "callerror"] = Field(
+        "close", description="when the broker stays unreachable: close sockets or CALLERROR"
+    )
+    broker_outage_grace: float = Field(
+        10.0, ge=0, description="seconds of broker outage before broker_outage applies"
+    )
+    shutdown_timeout: float = Field(
+        5.0, ge=0, description="seconds a stop waits for calls in progress to be answered"
+    )
     qos: int = Field(2, ge=0, le=2, description="QoS of messages from charge points")
     ack_qos: int = Field(1, ge=0, le=2, description="QoS of acknowledgements")
     mqtt_max_inflight: int = Field(
@@ -194,6 +209,9 @@ class Settings(BaseSettings):
         self._check_no_loops()
         if self.default_version is not None and self.default_version not in self.versions:
             raise ValueError(f"default_version {self.default_version} is not in versions")
+        if self.mqtt_reconnect_max < self.mqtt_reconnect_min:
+            raise ValueError(f"mqtt_reconnect_max ({self.mqtt_reconnect_max}) is below "
+                             f"mqtt_reconnect_min ({self.mqtt_reconnect_min}); raise it")
         return self
 
     def _check_no_loops(self) -> None:

@@ -33,6 +33,9 @@ class Gateway:
         self._runner: web.AppRunner | None = None
         self.ws_port = 0
         self.started_at_ms = 0
+        self.stopping = False
+        self.broker_down_since: float | None = None  # time.time() of the link's loss
+        self._grace: asyncio.Task[None] | None = None
         prefix = settings.prefix
         self.status_topic = Template(prefix, settings.gateway_status_topic).render(
             gateway=settings.gateway_id)
@@ -69,7 +72,10 @@ class Gateway:
             tls=tls,
             on_message=self.relay.on_mqtt,
             on_reconnect=self._reconnected,
+            on_down=self._broker_down,
             max_inflight=settings.mqtt_max_inflight,
+            session_expiry=settings.mqtt_session_expiry,
+            reconnect_delay=(settings.mqtt_reconnect_min, settings.mqtt_reconnect_max),
         )
         try:
             await self.link.connect(settings.mqtt_connect_timeout)
@@ -78,7 +84,8 @@ class Gateway:
             raise ConfigError(f"mqtt: cannot connect to {target.describe()}: "
                               f"{exc or type(exc).__name__}; is the broker running?") from exc
         self.relay.start(self.link)
-        listener = Listener(settings, self.schemas, policy_from(settings), self.relay, self.link)
+        listener = Listener(settings, self.schemas, policy_from(settings), self.relay, self.link,
+                            self)
         app = web.Application()
         app.router.add_get("/{tail:.*}", listener.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -97,9 +104,56 @@ class Gateway:
         self.started_at_ms = int(time.time() * 1000)
         self._announce()
 
+    def _broker_down(self) -> None:
+        self.broker_down_since = time.time()
+        if self._grace is None or self._grace.done():
+            self._grace = asyncio.get_running_loop().create_task(self._outage_after_grace())
+
+    async def _outage_after_grace(self) -> None:
+        """LC-01: a short outage only pauses reading the charge points; a longer one applies
+        the configured policy (closing their sockets, by default)."""
+        grace = self.settings.broker_outage_grace
+        await asyncio.sleep(grace)
+        if self.link is None or self.link.connected or self.stopping:
+            return
+        policy = self.settings.broker_outage
+        log.warning("MQTT broker unreachable past the grace period", extra={
+            "grace_s": grace, "policy": policy, "charge_points": len(self.relay.connections)})
+        self.relay.broker_outage(policy)
+        if policy == "callerror":
+            self.link.release_reads()
+
     def _reconnected(self) -> None:
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        self.broker_down_since = None
+        self.relay.broker_back()
         self._announce()
         self.relay.republish_presence()
+
+    # ---- Availability (handshakes and the /health, /ready probes) -------------------------
+
+    def refusal(self) -> str | None:
+        if self.stopping:
+            return "gateway shutting down"
+        if self.link is None or not self.link.connected:
+            return "MQTT broker unreachable: try again later"
+        return None
+
+    def health(self) -> dict[str, Any]:
+        link = self.link
+        return {
+            "gateway": self.settings.gateway_id,
+            "version": __version__,
+            "mqtt": {
+                "connected": bool(link and link.connected),
+                "down_since": (int(self.broker_down_since * 1000)
+                               if self.broker_down_since else None),
+                "backlog": link.backlog if link else 0,
+            },
+            "charge_points": len(self.relay.connections),
+        }
 
     def _announce(self) -> None:
         if self.link is not None:
@@ -120,7 +174,12 @@ class Gateway:
         )
 
     async def stop(self) -> None:
-        await self.relay.stop()
+        """Graceful: refuse new charge points, let calls in progress finish (bounded), close
+        the sockets with "going away", deliver what is queued for MQTT, disconnect."""
+        self.stopping = True
+        if self._grace is not None:
+            self._grace.cancel()
+        await self.relay.stop(self.settings.shutdown_timeout)
         if self.link is not None:
             if self.link.connected:
                 self.link.publish(self.status_topic, self._status(False), 1, True)

@@ -81,6 +81,9 @@ class Relay:
         }
         self._ticker: asyncio.Task[None] | None = None
         self.tick = min(0.25, settings.call_timeout / 10)
+        # Set while the broker has been unreachable past the grace period: charge point CALLs
+        # get a CALLERROR instead of waiting for a backend that cannot hear them (LC-01).
+        self.outage: str | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -88,7 +91,13 @@ class Relay:
         self.link = link
         self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
 
-    async def stop(self) -> None:
+    async def stop(self, wait: float = 0.0) -> None:
+        """Close every charge point with "going away", after waiting (at most `wait` s) for
+        the calls in progress to be answered."""
+        for _ in range(int(wait / 0.05)):  # polled: answers come from MQTT or time out
+            if all(c.session.idle for c in self.connections.values()):
+                break
+            await asyncio.sleep(0.05)
         for conn in list(self.connections.values()):
             conn.close(1001, "gateway shutting down")
         for _ in range(50):
@@ -99,6 +108,32 @@ class Relay:
             self.detach(conn, "gateway shutting down")
         if self._ticker is not None:
             self._ticker.cancel()
+
+    def broker_outage(self, policy: str) -> None:
+        """The broker stayed unreachable past the grace period (LC-01)."""
+        self.outage = policy
+        if policy == "close":  # the charge points queue their messages until they reconnect
+            for conn in list(self.connections.values()):
+                conn.close(1013, "MQTT broker unreachable: try again later")
+
+    def broker_back(self) -> None:
+        self.outage = None
+
+    def _refuse_calls(self, conn: Connection, events: list[ev.Event],
+                      now: float) -> list[ev.Event]:
+        """During an outage: answer each CALL with InternalError rather than relay it."""
+        out: list[ev.Event] = []
+        for event in events:
+            if type(event) is ev.UpCall and event.message_type == CALL:
+                out += [e for e in conn.session.backend_error(
+                    event.unique_id, "InternalError",
+                    "MQTT broker unreachable: the message was not relayed; try again later",
+                    {}, None, now) if type(e) is ev.SendFrame]
+                log.info("CALL refused: MQTT broker unreachable", extra={
+                    "cid": conn.identity, "id": event.unique_id, "action": event.action})
+            else:
+                out.append(event)
+        return out
 
     def topics_for(self, cid: str) -> Topics:
         t = self._t
@@ -197,7 +232,10 @@ class Relay:
         now = time.monotonic()
         conn.last_rx = now
         conn.frames_in += 1
-        self.dispatch(conn, conn.session.receive(text, now))
+        events = conn.session.receive(text, now)
+        if self.outage is not None:
+            events = self._refuse_calls(conn, events, now)
+        self.dispatch(conn, events)
         if not conn.session.idle:
             self._busy.add(conn)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import socket
 import ssl
 from collections import deque
@@ -52,21 +53,54 @@ class SubscriptionRefused(Exception):
 
 
 class _Client(Client):  # type: ignore[misc]
-    """gmqtt's client, telling the link each time an acknowledgement frees a packet id, and
-    starting every connection with a clean session (gmqtt reconnects with clean_session=False,
-    which would leave persistent sessions behind on 3.1.1 brokers and replay stale commands)."""
+    """gmqtt's client with three changes. It tells the link each time an acknowledgement frees
+    a packet id. The clean-start flag is the link's choice per connection (gmqtt always
+    reconnects with clean_session=False). And unacknowledged publishes are never dropped or
+    resent by gmqtt: after a reconnect without a session gmqtt would drop them (data loss), so
+    the link resends them itself, in order, whether or not the broker kept the session."""
 
     on_ack: Callable[[], None] | None = None
+    clean_start = True
+    next_delay: Callable[[], float] | None = None
 
     async def _create_connection(
         self, host: str, port: int, ssl: Any, clean_session: bool, keepalive: int
     ) -> Any:
-        return await super()._create_connection(host, port, ssl, True, keepalive)
+        return await super()._create_connection(host, port, ssl, self.clean_start, keepalive)
+
+    async def reconnect(self, delay: bool = False) -> None:
+        if delay and self.next_delay is not None:  # exponential back-off with jitter
+            self.reconnect_delay = self.next_delay()
+        await super().reconnect(delay)
+
+    async def _resend_qos_messages(self) -> None:
+        return None
+
+    def _clear_resend_qos_queue(self) -> None:
+        return None
 
     def _remove_message_from_queue(self, mid: int) -> None:
         super()._remove_message_from_queue(mid)
         if self.on_ack is not None:
             self.on_ack()
+
+
+class Backoff:
+    """Reconnect delays: `low`, doubling up to `high`, each with up to 20% random jitter so a
+    fleet of gateways does not reconnect in step."""
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low = low
+        self.high = max(low, high)
+        self._next = low
+
+    def __call__(self) -> float:
+        delay = self._next
+        self._next = min(self.high, self._next * 2)
+        return delay * (1 + random.random() * 0.2)
+
+    def reset(self) -> None:
+        self._next = self.low
 
 
 class MqttLink:
@@ -81,7 +115,10 @@ class MqttLink:
         tls: ssl.SSLContext | None,
         on_message: MessageHandler,
         on_reconnect: Callable[[], None] | None = None,
+        on_down: Callable[[], None] | None = None,
         max_inflight: int = 1000,
+        session_expiry: int = 0,
+        reconnect_delay: tuple[float, float] = (1.0, 30.0),
     ) -> None:
         self.target = target
         # amqtt (the embedded broker) refuses any protocol level but 3.1.1.
@@ -90,9 +127,17 @@ class MqttLink:
         self._tls = tls
         self._handler = on_message
         self._on_reconnect = on_reconnect
+        self._on_down = on_down
         will_message = Message(will[0], will[1], qos=1, retain=True) if will else None
-        self._client = _Client(client_id, clean_session=True, will_message=will_message)
+        # The first connection starts clean (no commands or subscriptions left over from an
+        # earlier run); later ones resume the session when `session_expiry` is set, so that
+        # commands published while the link was down are delivered after it.
+        self.session_expiry = session_expiry
+        extra = {"session_expiry_interval": session_expiry} if self.mqtt5 and session_expiry else {}
+        self._client = _Client(client_id, clean_session=True, will_message=will_message, **extra)
         self._client.on_ack = self._flush
+        self.backoff = Backoff(*reconnect_delay)
+        self._client.next_delay = self.backoff
         self.max_inflight = max_inflight
         self._backlog: deque[tuple[Any, ...]] = deque()
         self._wbuf: list[bytes] = []
@@ -109,11 +154,14 @@ class MqttLink:
         self._install_fast_inbound()
         self._client.on_subscribe = self._on_subscribe
         # gmqtt frees the packet id only after these callbacks: flush once it has
-        self._client.on_unsubscribe = lambda *args: self._flush_soon()
+        self._client.on_unsubscribe = self._on_unsubscribe
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._subscribed: dict[str, int] = {}  # topic -> qos
         self._suback: dict[int, tuple[str, asyncio.Future[None]]] = {}
+        self._unsuback: dict[int, str] = {}  # UNSUBSCRIBEs in flight
+        self.session_present = False
+        self.resent = 0  # publishes sent again after reconnects
         self._connects = 0
         self._closing = False
         self.connected = False
@@ -279,6 +327,12 @@ class MqttLink:
     async def wait_writable(self) -> None:
         await self._writable.wait()
 
+    def release_reads(self) -> None:
+        """Read charge points again although the link is down (they get answered locally)."""
+        if self.blocked and len(self._backlog) < HIGH_WATER:
+            self.blocked = False
+            self._writable.set()
+
     async def subscribe(self, topic: str, qos: int = 1) -> None:
         """Subscribe and wait for the SUBACK, so a message published afterwards is delivered.
 
@@ -322,8 +376,8 @@ class MqttLink:
                 self._suback[mid] = (item[1], item[3])
             else:
                 self._write_out()
-                client._connection.unsubscribe([item[1]])
-        if self.blocked and len(backlog) <= LOW_WATER:
+                self._unsuback[client._connection.unsubscribe([item[1]])] = item[1]
+        if self.blocked and self.connected and len(backlog) <= LOW_WATER:
             self.blocked = False
             self._writable.set()
 
@@ -350,46 +404,98 @@ class MqttLink:
                 future.set_result(None)
         self._flush_soon()
 
+    def _on_unsubscribe(self, client: Any, mid: int, *args: Any) -> None:
+        self._unsuback.pop(mid, None)
+        self._flush_soon()
+
     def _flush_soon(self) -> None:
         asyncio.get_running_loop().call_soon(self._flush)
 
     def _on_connect(self, client: Any, flags: Any, rc: Any, properties: Any) -> None:
         self.connected = True
         self._connects += 1
+        self.session_present = bool(flags)
+        self.backoff.reset()
         if self._connects > 1:
             self._set_nodelay()
-            log.info("MQTT reconnected", extra={"broker": self.target.describe()})
-            # A clean session forgot every subscription and every packet in flight: free the
-            # ids gmqtt still holds, send the current subscriptions again ahead of the backlog
-            # (whoever waits for a SUBACK now waits for the new one), and drop queued
-            # unsubscribes, which a clean session makes pointless and which could otherwise
-            # follow, and undo, a new subscription to the same topic.
-            self._client._package_handler.id_generator._used_ids.clear()
-            waiting = {i[1]: i[3] for i in self._backlog if i[0] == "sub"}
-            waiting.update(self._suback.values())
-            self._suback.clear()
-            pending = [i for i in self._backlog if i[0] == "pub"]
-            self._backlog.clear()
-            loop = asyncio.get_running_loop()
-            for topic, qos in self._subscribed.items():
-                future = waiting.pop(topic, None) or loop.create_future()
-                self._backlog.append(("sub", topic, qos, future))
-            for future in waiting.values():  # unsubscribed meanwhile
-                if not future.done():
-                    future.set_result(None)
-            self._backlog.extend(pending)
+            log.info("MQTT reconnected", extra={"broker": self.target.describe(),
+                                                "session_present": self.session_present})
+            self._restore(self.session_present)
             if self._on_reconnect is not None:
                 self._on_reconnect()
+        self._client.clean_start = self.session_expiry == 0
+        if self.blocked and len(self._backlog) <= LOW_WATER:
+            self.blocked = False
+            self._writable.set()
         self._flush()
 
+    def _restore(self, session_present: bool) -> None:
+        """After a reconnect: send again, first and in their original order, the publishes the
+        broker never acknowledged; then the subscriptions the new connection lacks.
+
+        With the session kept, the broker still has our subscriptions and packet ids, so
+        publishes go again with the same ids and DUP set (MQTT-3.3.1-1) and only SUBSCRIBEs
+        and UNSUBSCRIBEs that were in flight are repeated. Without it, every subscription is
+        sent again ahead of the backlog (whoever waits for a SUBACK now waits for the new
+        one), and queued unsubscribes are dropped: they are pointless on a clean session and
+        could follow, and undo, a new subscription to the same topic."""
+        storage = self._client._persistent_storage
+        stored = storage.get_all()
+        ids = self._client._package_handler.id_generator._used_ids
+        ids.clear()
+        ids.update(mid for mid, _ in stored)
+        for mid, packet in stored:
+            if session_present and not packet[0] & 0x08:
+                packet = bytes((packet[0] | 0x08,)) + packet[1:]
+                storage.push_message(mid, packet)
+            self._queue_write(packet)
+        self.resent += len(stored)
+        if stored:
+            log.info("MQTT publishes sent again after the reconnect",
+                     extra={"packets": len(stored)})
+        loop = asyncio.get_running_loop()
+        in_flight_unsubs = list(self._unsuback.values())
+        self._unsuback.clear()
+        if session_present:
+            redo: list[tuple[Any, ...]] = [
+                ("sub", topic, self._subscribed[topic], future)
+                for topic, future in self._suback.values() if topic in self._subscribed]
+            redo += [("unsub", topic) for topic in in_flight_unsubs
+                     if topic not in self._subscribed]
+            self._suback.clear()
+            self._backlog.extendleft(reversed(redo))
+            return
+        waiting = {i[1]: i[3] for i in self._backlog if i[0] == "sub"}
+        waiting.update(self._suback.values())
+        self._suback.clear()
+        pending = [i for i in self._backlog if i[0] == "pub"]
+        self._backlog.clear()
+        for topic, qos in self._subscribed.items():
+            future = waiting.pop(topic, None) or loop.create_future()
+            self._backlog.append(("sub", topic, qos, future))
+        for future in waiting.values():  # unsubscribed meanwhile
+            if not future.done():
+                future.set_result(None)
+        self._backlog.extend(pending)
+
     def _on_disconnect(self, client: Any, packet: Any, exc: Any = None) -> None:
-        if self._wbuf:  # built for a connection that is gone; a clean session forgets them
-            log.warning("MQTT packets lost with the connection",
-                        extra={"packets": len(self._wbuf)})
-            self._wbuf.clear()
-        if self.connected and not self._closing:
-            log.warning("MQTT connection lost", extra={"broker": self.target.describe()})
+        # What was built for the lost connection: QoS 1/2 publishes stay stored and are sent
+        # again after the reconnect; QoS 0 publishes and PUBACKs are gone (the broker sends
+        # an unacknowledged message again when the session was kept).
+        lost = sum(1 for p in self._wbuf if p[0] & 0xF6 == 0x30)
+        self._wbuf.clear()
+        if lost:
+            log.warning("MQTT QoS 0 packets lost with the connection", extra={"packets": lost})
+        was_connected = self.connected
         self.connected = False
+        if was_connected and not self._closing:
+            log.warning("MQTT connection lost", extra={"broker": self.target.describe()})
+            # Stop reading charge points until the link is back: their frames wait in the
+            # sockets instead of piling up here.
+            self.blocked = True
+            self._writable.clear()
+            if self._on_down is not None:
+                self._on_down()
 
 
 def tls_context(ca: str | None, cert: str | None, key: str | None) -> ssl.SSLContext:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
+import orjson
 from aiohttp import WSMsgType, hdrs, web
 
 from ..config import Settings
@@ -38,10 +39,23 @@ class Flow(Protocol):
     async def wait_writable(self) -> None: ...
 
 
+class Availability(Protocol):
+    """Whether the gateway takes new charge points now, for the handshake and probes."""
+
+    def refusal(self) -> str | None: ...  # why new charge points are refused, None if not
+    def health(self) -> dict[str, Any]: ...
+
+
+PROBES = ("/health", "/ready")
+RETRY_AFTER = "10"  # seconds, on 503 answers while the broker is unreachable
+
+
 class Listener:
     def __init__(
-        self, settings: Settings, schemas: Schemas, policy: Policy, owner: Owner, flow: Flow
+        self, settings: Settings, schemas: Schemas, policy: Policy, owner: Owner, flow: Flow,
+        availability: Availability | None = None,
     ) -> None:
+        self.availability = availability
         self.flow = flow
         self.settings = settings
         self.schemas = schemas
@@ -50,7 +64,29 @@ class Listener:
         self._enabled = settings.enabled_versions
         self._legacy = settings.legacy_version
 
+    def _probe(self, path: str) -> web.Response:
+        """Liveness (`/health`: the process serves) and readiness (`/ready`: charge points are
+        accepted, which needs the broker) for load balancers and orchestrators."""
+        body: dict[str, Any] = self.availability.health() if self.availability else {}
+        refusal = self.availability.refusal() if self.availability else None
+        status = 200
+        if path == "/ready" and refusal is not None:
+            status = 503
+        body = {"status": "ready" if refusal is None else "unavailable", "reason": refusal,
+                **body}
+        return web.Response(status=status, body=orjson.dumps(body),
+                            content_type="application/json")
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        upgrade = request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
+        if not upgrade and request.path in PROBES:
+            return self._probe(request.path)
+        refusal = self.availability.refusal() if self.availability else None
+        if refusal is not None and upgrade:
+            log.info("handshake refused", extra={"status": 503, "reason": refusal,
+                                                 "ip": request.remote})
+            return web.Response(status=503, text=refusal + "\n",
+                                headers={hdrs.RETRY_AFTER: RETRY_AFTER})
         decision = negotiate(
             request.raw_path,
             request.headers.getall(hdrs.SEC_WEBSOCKET_PROTOCOL, ()),
