@@ -15,8 +15,9 @@ from . import __version__
 from .config import ConfigError, Settings
 from .modes.relay import Relay, policy_from
 from .northbound.broker import EmbeddedBroker
+from .northbound.client import tls_context
 from .northbound.emqx import Template
-from .northbound.mqtt import MqttLink, tls_context
+from .northbound.mqtt import MqttLink
 from .ocppj.validation import Schemas
 from .transport.websocket import Listener
 

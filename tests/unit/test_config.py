@@ -199,3 +199,13 @@ def test_wildcard_in_toml_topic_refused(tmp_path: Path) -> None:
 def test_dnstream_topic_needs_the_charge_point() -> None:
     with pytest.raises(ConfigError, match="dnstream_topic"):
         load_settings(None, dnstream_topic="cs/all")
+
+
+def test_reconnect_delays_must_be_ordered() -> None:
+    with pytest.raises(ConfigError, match=r"mqtt_reconnect_max .* raise it"):
+        load_settings(None, mqtt_reconnect_min=10, mqtt_reconnect_max=5)
+
+
+def test_broker_outage_policy_is_named_on_a_bad_value() -> None:
+    with pytest.raises(ConfigError, match="broker_outage"):
+        load_settings(None, broker_outage="ignore")
