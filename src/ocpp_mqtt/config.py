@@ -6,6 +6,7 @@ Every field is an option under the same name everywhere: `call_timeout` is the T
 
 from __future__ import annotations
 
+import re
 import socket
 import tomllib
 from dataclasses import dataclass
@@ -137,6 +138,9 @@ class Settings(BaseSettings):
     events_topic: str = Field("events/${cid}/${event}", description="connected/disconnected")
     gateway_status_topic: str = Field("gateway/${gateway}/status", description="retained, LWT")
     strict_compat: bool = Field(False, description="emit exactly EMQX's keys, no extras")
+    cluster_takeover: bool = Field(
+        True, description="close a charge point here when it connects to another instance"
+    )
 
     # ---- logs ----------------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="level")
@@ -209,6 +213,11 @@ class Settings(BaseSettings):
         self._check_no_loops()
         if self.default_version is not None and self.default_version not in self.versions:
             raise ValueError(f"default_version {self.default_version} is not in versions")
+        if self.cluster_takeover and not re.fullmatch(
+                r"(?:[^$+#]*/)?\$\{(?:cid|clientid)\}(?:/[^$+#]*)?", self.presence_topic):
+            raise ValueError("presence_topic must hold ${cid} as a whole topic level and no other "
+                             "placeholder while cluster_takeover is on (it is subscribed with "
+                             "+ in its place); change it or set cluster_takeover false")
         if self.mqtt_reconnect_max < self.mqtt_reconnect_min:
             raise ValueError(f"mqtt_reconnect_max ({self.mqtt_reconnect_max}) is below "
                              f"mqtt_reconnect_min ({self.mqtt_reconnect_min}); raise it")

@@ -80,7 +80,11 @@ class Relay:
             for action, topic in settings.upstream_topic_override_mapping.items()
         }
         self._ticker: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
         self.tick = min(0.25, settings.call_timeout / 10)
+        presence = self._t["presence_topic"].parts
+        # Literal text around ${cid} in presence topics, to watch other instances' presence.
+        self._presence_frame = (presence[0], presence[2]) if len(presence) == 3 else None
         # Set while the broker has been unreachable past the grace period: charge point CALLs
         # get a CALLERROR instead of waiting for a backend that cannot hear them (LC-01).
         self.outage: str | None = None
@@ -89,7 +93,37 @@ class Relay:
 
     def start(self, link: MqttLink) -> None:
         self.link = link
-        self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
+        loop = asyncio.get_running_loop()
+        self._ticker = loop.create_task(self._tick_loop())
+        if self.settings.cluster_takeover and self._presence_frame is not None:
+            head, tail = self._presence_frame
+            self._watch = loop.create_task(link.subscribe(head + "+" + tail, 1))
+
+    def _on_presence(self, topic: str, payload: bytes) -> bool:
+        """Another instance's presence message; True if `topic` was a presence topic.
+
+        A charge point that reconnected through another gateway instance (behind a load
+        balancer) is closed here, the older side of HS-12 across instances. Its retained
+        presence is then the other instance's to keep, so none is published here."""
+        frame = self._presence_frame
+        if frame is None or not topic.startswith(frame[0]) or not topic.endswith(frame[1]):
+            return False
+        level = topic[len(frame[0]):len(topic) - len(frame[1])]
+        if "/" in level:
+            return False
+        conn = self._by_topic.get(self._t["dnstream_topic"].render(cid=level))
+        if conn is None or conn.detached:
+            return True
+        try:
+            body = orjson.loads(payload)
+            other, status = body.get("gateway"), body.get("status")
+            newer = int(body.get("connected_at") or 0) >= conn.connected_at_ms
+        except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+            return True
+        if status == "online" and other != self.settings.gateway_id and newer:
+            conn.taken_over_by = str(other)
+            conn.close(1000, f"takeover: the charge point connected to gateway {other}")
+        return True
 
     async def stop(self, wait: float = 0.0) -> None:
         """Close every charge point with "going away", after waiting (at most `wait` s) for
@@ -106,8 +140,9 @@ class Relay:
             await asyncio.sleep(0.02)
         for conn in list(self.connections.values()):
             self.detach(conn, "gateway shutting down")
-        if self._ticker is not None:
-            self._ticker.cancel()
+        for task in (self._ticker, self._watch):
+            if task is not None:
+                task.cancel()
 
     def broker_outage(self, policy: str) -> None:
         """The broker stayed unreachable past the grace period (LC-01)."""
@@ -220,7 +255,7 @@ class Relay:
         info = conn.info(self.settings.gateway_id)
         assert self.link is not None
         topics = conn.topics
-        if self.connections.get(conn.identity) is None:
+        if self.connections.get(conn.identity) is None and conn.taken_over_by is None:
             self.link.publish(topics.presence, emqx.presence(info, False, reason, now_ms), 1, True)
         self.link.publish(topics.disconnected,
                           emqx.connection_event(info, "disconnected", reason, now_ms), 1)
@@ -247,6 +282,8 @@ class Relay:
         if conn is None:
             head, _, action = topic.rpartition("/")
             conn = self._by_topic.get(head + "/")
+        if conn is None and self._on_presence(topic, payload):
+            return
         if conn is None or conn.detached:
             return  # a late message for a charge point that just left
         ctx = _response_ctx(properties) if "response_topic" in properties else None

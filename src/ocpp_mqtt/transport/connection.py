@@ -48,6 +48,7 @@ class Connection:
         self.topics: Any = None  # set by the mode that owns the connection
         self.ready = False  # set once commands can reach it (subscriptions acknowledged)
         self.detached = False
+        self.taken_over_by: str | None = None  # another gateway instance holds it now
         self.close_reason: str | None = None
         self.frames_in = 0
         self.frames_out = 0

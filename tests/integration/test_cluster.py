@@ -1,0 +1,58 @@
+"""Several gateway instances on one broker and prefix (issue 6, scale-out): a charge point that
+reconnects through another instance is closed on the first (HS-12 across instances)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import websockets
+
+from ocpp_mqtt.config import ConfigError, load_settings
+from tests.conftest import Backend
+
+from .wsutil import connect, recv_json
+
+
+async def test_takeover_across_instances(make_gateway: Any, backend: Backend) -> None:
+    a = await make_gateway(gateway_id="gw-a")
+    b = await make_gateway(gateway_id="gw-b", prefix=a.prefix)
+    presence = a.prefix + "presence/MV1"
+    await backend.subscribe(presence)
+    await backend.subscribe(a.prefix + "events/MV1/disconnected")
+    async with connect(a.url("MV1"), ["ocpp1.6"]) as old:
+        first = await backend.wait_for(presence, 5)
+        assert (first["status"], first["gateway"]) == ("online", "gw-a")
+        await asyncio.sleep(0.01)  # a later connected_at for the newer connection
+        async with connect(b.url("MV1"), ["ocpp1.6"]) as new:
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(old.recv(), 5)
+            assert old.close_code == 1000
+            assert "gw-b" in (old.close_reason or "")
+            event = await backend.wait_for(a.prefix + "events/MV1/disconnected", 5)
+            assert event["gateway"] == "gw-a" and "takeover" in event["reason"]
+            second = await backend.wait_for(presence, 5)
+            assert (second["status"], second["gateway"]) == ("online", "gw-b")
+            await backend.silence(presence, 0.5)  # no offline from gw-a over gw-b's online
+            backend.publish(a.prefix + "cs/MV1", {"MessageTypeId": 2, "UniqueId": "c1",
+                                                  "Action": "ClearCache", "Payload": {}})
+            assert (await recv_json(new, 5))[:2] == [2, "c1"]
+    assert "MV1" not in a.gateway.relay.connections
+
+
+async def test_an_older_presence_does_not_close_a_newer_connection(
+        make_gateway: Any, backend: Backend) -> None:
+    a = await make_gateway(gateway_id="gw-a")
+    async with connect(a.url("MV2"), ["ocpp1.6"]) as ws:
+        backend.publish(a.prefix + "presence/MV2", {"status": "online", "gateway": "gw-x",
+                                                    "connected_at": 1}, qos=1)
+        await asyncio.sleep(0.5)
+        assert "MV2" in a.gateway.relay.connections
+        await ws.send('[2,"h","Heartbeat",{}]')  # still served
+
+
+def test_cluster_takeover_needs_cid_as_a_whole_presence_level() -> None:
+    with pytest.raises(ConfigError, match="presence_topic"):
+        load_settings(None, presence_topic="presence-${cid}")
+    assert load_settings(None, presence_topic="presence-${cid}", cluster_takeover=False)
