@@ -234,3 +234,24 @@ async def test_graceful_stop_lets_a_call_in_progress_finish(make_gateway: Any,
             await asyncio.wait_for(ws.recv(), 5)
         assert ws.close_code == 1001
         await asyncio.wait_for(stopping, 10)
+
+
+async def test_command_for_a_charge_point_that_left_during_the_outage_is_answered_offline(
+        make_gateway: Any, proxy: TcpProxy, backend: Backend) -> None:
+    """The MQTT session delivers a command published while the link was cut; the charge point
+    left meanwhile, so the backend gets `offline` rather than silence."""
+    gw = await make_gateway(mqtt=f"mqtt://127.0.0.1:{proxy.port}", broker_outage_grace=30,
+                            mqtt_reconnect_min=0.2, mqtt_reconnect_max=0.5)
+    ack = gw.prefix + "cs/OF1/Ack"
+    await backend.subscribe(ack)
+    async with connect(gw.url("OF1"), ["ocpp1.6"]):
+        proxy.cut()
+        await until(lambda: not gw.gateway.link.connected, 5, "link loss noticed")
+        backend.publish(gw.prefix + "cs/OF1", {"MessageTypeId": 2, "UniqueId": "late",
+                                               "Action": "ClearCache", "Payload": {}}, qos=1)
+    await until(lambda: "OF1" not in gw.gateway.relay.connections, 5, "charge point gone")
+    await asyncio.sleep(0.3)
+    proxy.restore()
+    body = await backend.wait_for(ack, 10)
+    assert (body["UniqueId"], body["Status"]) == ("late", "offline")
+    assert "not connected" in body["Reason"]

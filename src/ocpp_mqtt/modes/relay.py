@@ -285,7 +285,8 @@ class Relay:
         if conn is None and self._on_presence(topic, payload):
             return
         if conn is None or conn.detached:
-            return  # a late message for a charge point that just left
+            self._not_here(topic, payload, properties)
+            return
         ctx = _response_ctx(properties) if "response_topic" in properties else None
         if properties.get("retain"):
             # A retained command would be replayed at every reconnect of the charge point.
@@ -317,6 +318,32 @@ class Relay:
         self.dispatch(conn, events)
         if not session.idle:
             self._busy.add(conn)
+
+    def _not_here(self, topic: str, payload: bytes, properties: dict[str, Any]) -> None:
+        """A message for a charge point that is not (or no longer) connected here: it left
+        before the message arrived, e.g. one delivered from the MQTT session after an outage.
+        Answer `offline` rather than leave the backend guessing."""
+        parts = self._t["dnstream_topic"].parts
+        if len(parts) != 3 or not topic.startswith(parts[0]) or not topic.endswith(parts[2]):
+            return
+        level = topic[len(parts[0]):len(topic) - len(parts[2])]
+        if not level or "/" in level:
+            return
+        mtype: int | None
+        try:
+            down = emqx.decode_downstream(payload)
+            uid, action, mtype = down.unique_id, down.action or None, down.message_type
+        except emqx.DecodeError as exc:
+            uid, action, mtype = exc.unique_id, None, exc.message_type
+        outcome = ev.Outcome(uid, ev.OFFLINE, "the charge point is not connected to this "
+                             "gateway: it left before the message arrived", action, mtype,
+                             _response_ctx(properties) if properties else None)
+        assert self.link is not None
+        body = emqx.encode_outcome(outcome, _now_ms())
+        self.link.publish(self._t["ack_topic"].render(cid=level), body, self.settings.ack_qos)
+        self._respond(outcome.ctx, body)
+        log.info("message for a charge point not connected here", extra={
+            "cid": unescape_topic_level(level), "id": uid})
 
     def _action_call(self, conn: Connection, action: str, payload: bytes, ctx: Any) -> None:
         try:
