@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -24,24 +23,9 @@ from ..ocppj.identity import unescape_topic_level
 from ..ocppj.session import Policy
 from ..ocppj.versions import CALL, CALLRESULT
 from ..transport.connection import Connection
+from .topics import TopicPlan, Topics
 
 log = logging.getLogger("ocpp_mqtt.relay")
-
-
-@dataclass(slots=True)
-class Topics:
-    """The topics of one charge point, computed once per connection."""
-
-    upstream: str | emqx.Template  # a Template when it has per-message placeholders
-    overrides: dict[str, str | emqx.Template]
-    reply: str | emqx.Template
-    error: str | emqx.Template
-    dnstream: str
-    action_prefix: str  # per-Action CALL topics: this prefix + the Action ("" when off)
-    ack: str
-    presence: str
-    connected: str
-    disconnected: str
 
 
 def policy_from(settings: Settings) -> Policy:
@@ -66,25 +50,10 @@ class Relay:
         self.connections: dict[str, Connection] = {}
         self._by_topic: dict[str, Connection] = {}
         self._busy: set[Connection] = set()
-        prefix = settings.prefix
-        self._t = {
-            name: emqx.Template(prefix, getattr(settings, name))
-            for name in (
-                "upstream_topic", "upstream_reply_topic", "upstream_error_topic",
-                "dnstream_topic", "ack_topic", "presence_topic", "events_topic",
-                "dnstream_action_topic",
-            )
-        }
-        self._overrides = {
-            action: emqx.Template(prefix, topic)
-            for action, topic in settings.upstream_topic_override_mapping.items()
-        }
+        self.plan = TopicPlan(settings)
         self._ticker: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
         self.tick = min(0.25, settings.call_timeout / 10)
-        presence = self._t["presence_topic"].parts
-        # Literal text around ${cid} in presence topics, to watch other instances' presence.
-        self._presence_frame = (presence[0], presence[2]) if len(presence) == 3 else None
         # Set while the broker has been unreachable past the grace period: charge point CALLs
         # get a CALLERROR instead of waiting for a backend that cannot hear them (LC-01).
         self.outage: str | None = None
@@ -95,9 +64,9 @@ class Relay:
         self.link = link
         loop = asyncio.get_running_loop()
         self._ticker = loop.create_task(self._tick_loop())
-        if self.settings.cluster_takeover and self._presence_frame is not None:
-            head, tail = self._presence_frame
-            self._watch = loop.create_task(link.subscribe(head + "+" + tail, 1))
+        watch = self.plan.wildcard("presence_topic")
+        if self.settings.cluster_takeover and watch is not None:
+            self._watch = loop.create_task(link.subscribe(watch, 1))
 
     def _on_presence(self, topic: str, payload: bytes) -> bool:
         """Another instance's presence message; True if `topic` was a presence topic.
@@ -105,13 +74,10 @@ class Relay:
         A charge point that reconnected through another gateway instance (behind a load
         balancer) is closed here, the older side of HS-12 across instances. Its retained
         presence is then the other instance's to keep, so none is published here."""
-        frame = self._presence_frame
-        if frame is None or not topic.startswith(frame[0]) or not topic.endswith(frame[1]):
+        level = self.plan.cid_level("presence_topic", topic)
+        if level is None:
             return False
-        level = topic[len(frame[0]):len(topic) - len(frame[1])]
-        if "/" in level:
-            return False
-        conn = self._by_topic.get(self._t["dnstream_topic"].render(cid=level))
+        conn = self._by_topic.get(self.plan.render("dnstream_topic", level))
         if conn is None or conn.detached:
             return True
         try:
@@ -171,23 +137,7 @@ class Relay:
         return out
 
     def topics_for(self, cid: str) -> Topics:
-        t = self._t
-        def per_cp(template: emqx.Template) -> str | emqx.Template:
-            return template if template.dynamic else template.render(cid=cid)
-
-        return Topics(
-            upstream=per_cp(t["upstream_topic"]),
-            overrides={a: per_cp(tpl) for a, tpl in self._overrides.items()},
-            reply=per_cp(t["upstream_reply_topic"]),
-            error=per_cp(t["upstream_error_topic"]),
-            dnstream=t["dnstream_topic"].render(cid=cid),
-            action_prefix=(t["dnstream_action_topic"].render(cid=cid, action="")
-                           if self.settings.dnstream_action_topic else ""),
-            ack=t["ack_topic"].render(cid=cid),
-            presence=t["presence_topic"].render(cid=cid),
-            connected=t["events_topic"].render(cid=cid, event="connected"),
-            disconnected=t["events_topic"].render(cid=cid, event="disconnected"),
-        )
+        return self.plan.for_cp(cid)
 
     # ---- connections --------------------------------------------------------------------
 
@@ -323,11 +273,8 @@ class Relay:
         """A message for a charge point that is not (or no longer) connected here: it left
         before the message arrived, e.g. one delivered from the MQTT session after an outage.
         Answer `offline` rather than leave the backend guessing."""
-        parts = self._t["dnstream_topic"].parts
-        if len(parts) != 3 or not topic.startswith(parts[0]) or not topic.endswith(parts[2]):
-            return
-        level = topic[len(parts[0]):len(topic) - len(parts[2])]
-        if not level or "/" in level:
+        level = self.plan.cid_level("dnstream_topic", topic)
+        if level is None:
             return
         mtype: int | None
         try:
@@ -340,7 +287,7 @@ class Relay:
                              _response_ctx(properties) if properties else None)
         assert self.link is not None
         body = emqx.encode_outcome(outcome, _now_ms())
-        self.link.publish(self._t["ack_topic"].render(cid=level), body, self.settings.ack_qos)
+        self.link.publish(self.plan.render("ack_topic", level), body, self.settings.ack_qos)
         self._respond(outcome.ctx, body)
         log.info("message for a charge point not connected here", extra={
             "cid": unescape_topic_level(level), "id": uid})
