@@ -74,6 +74,7 @@ async def test_lc01_sockets_closed_after_grace_then_charge_points_return(
             await asyncio.wait_for(ws.recv(), 5)
         assert ws.close_code == 1013
         assert "MQTT broker unreachable" in (ws.close_reason or "")
+    assert "LC1" not in gw.gateway.relay.connections  # while the broker is still down
     reply, _, writer = await raw_handshake(gw.port, "/ocpp/LC2", ["ocpp1.6"])
     writer.close()
     assert reply.status == 503

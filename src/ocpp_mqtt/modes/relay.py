@@ -114,8 +114,12 @@ class Relay:
         """The broker stayed unreachable past the grace period (LC-01)."""
         self.outage = policy
         if policy == "close":  # the charge points queue their messages until they reconnect
+            reason = "MQTT broker unreachable: try again later"
             for conn in list(self.connections.values()):
-                conn.close(1013, "MQTT broker unreachable: try again later")
+                conn.close(1013, reason)
+                # Detached now: its reader stays paused until the link is back, but its offline
+                # presence and outcomes are queued in order and it no longer counts as here.
+                self.detach(conn, reason)
 
     def broker_back(self) -> None:
         self.outage = None
