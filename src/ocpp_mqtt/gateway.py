@@ -180,7 +180,9 @@ class Gateway:
         self.stopping = True
         if self._grace is not None:
             self._grace.cancel()
-        await self.relay.stop(self.settings.shutdown_timeout)
+        # Answers come over MQTT: with the broker gone there is nothing to wait for.
+        connected = self.link is not None and self.link.connected
+        await self.relay.stop(self.settings.shutdown_timeout if connected else 0.0)
         if self.link is not None:
             if self.link.connected:
                 self.link.publish(self.status_topic, self._status(False), 1, True)
