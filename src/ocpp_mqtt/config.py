@@ -27,6 +27,10 @@ from .ocppj.versions import Version
 PLACEHOLDERS = ("${cid}", "${clientid}", "${action}", "${id}", "${type}")
 
 
+def _whole_cid_level(template: str) -> bool:
+    return re.fullmatch(r"(?:[^$+#]*/)?\$\{(?:cid|clientid)\}(?:/[^$+#]*)?", template) is not None
+
+
 class ConfigError(Exception):
     """A configuration problem, phrased as `key: what is wrong; what to do`."""
 
@@ -141,6 +145,15 @@ class Settings(BaseSettings):
     cluster_takeover: bool = Field(
         True, description="close a charge point here when it connects to another instance"
     )
+    answer_offline: bool = Field(
+        True, description="answer messages for charge points connected to no instance"
+    )
+    shared_group: str = Field(
+        "ocpp-mqtt", description="shared-subscription group of the instances' offline answers"
+    )
+    held_topic: str = Field(
+        "held/${cid}", description="retained messages held for offline charge points (MQTT 5)"
+    )
 
     # ---- logs ----------------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="level")
@@ -182,7 +195,7 @@ class Settings(BaseSettings):
     @field_validator(
         "upstream_topic", "upstream_reply_topic", "upstream_error_topic", "dnstream_topic",
         "ack_topic", "dnstream_action_topic", "presence_topic", "events_topic",
-        "gateway_status_topic", "prefix",
+        "gateway_status_topic", "held_topic", "prefix",
     )
     @classmethod
     def _check_topic(cls, value: str) -> str:
@@ -200,6 +213,13 @@ class Settings(BaseSettings):
                              "not empty, not starting with $")
         return value
 
+    @field_validator("shared_group")
+    @classmethod
+    def _check_shared_group(cls, value: str) -> str:
+        if not value or any(c in value for c in "+#/\0"):
+            raise ValueError(f"{value!r} must be one MQTT topic level: no + # / NUL, not empty")
+        return value
+
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
         if "${cid}" not in self.dnstream_topic and "${clientid}" not in self.dnstream_topic:
@@ -213,11 +233,14 @@ class Settings(BaseSettings):
         self._check_no_loops()
         if self.default_version is not None and self.default_version not in self.versions:
             raise ValueError(f"default_version {self.default_version} is not in versions")
-        if self.cluster_takeover and not re.fullmatch(
-                r"(?:[^$+#]*/)?\$\{(?:cid|clientid)\}(?:/[^$+#]*)?", self.presence_topic):
+        watched = [name for name in ("cluster_takeover", "answer_offline") if getattr(self, name)]
+        if watched and not _whole_cid_level(self.presence_topic):
             raise ValueError("presence_topic must hold ${cid} as a whole topic level and no other "
-                             "placeholder while cluster_takeover is on (it is subscribed with "
-                             "+ in its place); change it or set cluster_takeover false")
+                             f"placeholder while {' and '.join(watched)} is on (it is subscribed "
+                             f"with + in its place); change it or set {watched[0]} false")
+        if not _whole_cid_level(self.held_topic):
+            raise ValueError("held_topic must hold ${cid} as a whole topic level and no other "
+                             "placeholder, e.g. held/${cid}")
         if self.mqtt_reconnect_max < self.mqtt_reconnect_min:
             raise ValueError(f"mqtt_reconnect_max ({self.mqtt_reconnect_max}) is below "
                              f"mqtt_reconnect_min ({self.mqtt_reconnect_min}); raise it")
@@ -239,12 +262,16 @@ class Settings(BaseSettings):
             pattern = render(self.dnstream_action_topic)
             subscribed.append(("dnstream_action_topic", [*pattern[:-1], "+"]))
         published = ["upstream_topic", "upstream_reply_topic", "upstream_error_topic",
-                     "ack_topic", "presence_topic", "events_topic", "gateway_status_topic"]
+                     "ack_topic", "presence_topic", "events_topic", "gateway_status_topic",
+                     "held_topic"]
         for sub_key, sub in subscribed:
             for pub_key in published:
                 pub = render(getattr(self, pub_key))
+                if pub_key == "held_topic":
+                    pub.append("+")  # one level per held message, any name
                 same_shape = len(pub) == len(sub)
-                if same_shape and all(a in ("+", b) for a, b in zip(sub, pub, strict=True)):
+                if same_shape and all(a in ("+", b) or b == "+"
+                                      for a, b in zip(sub, pub, strict=True)):
                     raise ValueError(f"{pub_key} falls under {sub_key}: the gateway would "
                                      "receive its own messages; give them different topics")
 

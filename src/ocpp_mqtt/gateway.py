@@ -84,7 +84,7 @@ class Gateway:
             await self._stop_broker()
             raise ConfigError(f"mqtt: cannot connect to {target.describe()}: "
                               f"{exc or type(exc).__name__}; is the broker running?") from exc
-        self.relay.start(self.link)
+        await self.relay.start(self.link)
         listener = Listener(settings, self.schemas, policy_from(settings), self.relay, self.link,
                             self)
         app = web.Application()

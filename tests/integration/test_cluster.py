@@ -53,6 +53,9 @@ async def test_an_older_presence_does_not_close_a_newer_connection(
 
 
 def test_cluster_takeover_needs_cid_as_a_whole_presence_level() -> None:
-    with pytest.raises(ConfigError, match="presence_topic"):
+    with pytest.raises(ConfigError, match=r"presence_topic.*cluster_takeover and answer_offline"):
         load_settings(None, presence_topic="presence-${cid}")
-    assert load_settings(None, presence_topic="presence-${cid}", cluster_takeover=False)
+    with pytest.raises(ConfigError, match=r"presence_topic.*answer_offline is on"):
+        load_settings(None, presence_topic="presence-${cid}", cluster_takeover=False)
+    assert load_settings(None, presence_topic="presence-${cid}", cluster_takeover=False,
+                         answer_offline=False)

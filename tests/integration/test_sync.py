@@ -170,6 +170,8 @@ async def test_retained_command_not_replayed_on_connect(gateway: Any, backend: A
     await backend.subscribe(ack)
     backend.publish(cs, call("r1"), qos=1, retain=True)
     try:
+        # published while the charge point is connected nowhere: answered offline at once
+        assert (await backend.wait_for(ack))["Status"] == "offline"
         async with connect(gateway.url("RET"), ["ocpp1.6"]) as ws:
             body = await backend.wait_for(ack)
             assert body["Status"] == "invalid" and "retain" in body["Reason"]

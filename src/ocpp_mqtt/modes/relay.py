@@ -23,6 +23,7 @@ from ..ocppj.identity import unescape_topic_level
 from ..ocppj.session import Policy
 from ..ocppj.versions import CALL, CALLRESULT
 from ..transport.connection import Connection
+from .fleet import RESPONDER, Fleet
 from .topics import TopicPlan, Topics
 
 log = logging.getLogger("ocpp_mqtt.relay")
@@ -52,7 +53,7 @@ class Relay:
         self._busy: set[Connection] = set()
         self.plan = TopicPlan(settings)
         self._ticker: asyncio.Task[None] | None = None
-        self._watch: asyncio.Task[None] | None = None
+        self.fleet = Fleet(self)
         self.tick = min(0.25, settings.call_timeout / 10)
         # Set while the broker has been unreachable past the grace period: charge point CALLs
         # get a CALLERROR instead of waiting for a backend that cannot hear them (LC-01).
@@ -60,36 +61,10 @@ class Relay:
 
     # ---- lifecycle ----------------------------------------------------------------------
 
-    def start(self, link: MqttLink) -> None:
+    async def start(self, link: MqttLink) -> None:
         self.link = link
-        loop = asyncio.get_running_loop()
-        self._ticker = loop.create_task(self._tick_loop())
-        watch = self.plan.wildcard("presence_topic")
-        if self.settings.cluster_takeover and watch is not None:
-            self._watch = loop.create_task(link.subscribe(watch, 1))
-
-    def _on_presence(self, topic: str, payload: bytes) -> bool:
-        """Another instance's presence message; True if `topic` was a presence topic.
-
-        A charge point that reconnected through another gateway instance (behind a load
-        balancer) is closed here, the older side of HS-12 across instances. Its retained
-        presence is then the other instance's to keep, so none is published here."""
-        level = self.plan.cid_level("presence_topic", topic)
-        if level is None:
-            return False
-        conn = self._by_topic.get(self.plan.render("dnstream_topic", level))
-        if conn is None or conn.detached:
-            return True
-        try:
-            body = orjson.loads(payload)
-            other, status = body.get("gateway"), body.get("status")
-            newer = int(body.get("connected_at") or 0) >= conn.connected_at_ms
-        except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
-            return True
-        if status == "online" and other != self.settings.gateway_id and newer:
-            conn.taken_over_by = str(other)
-            conn.close(1000, f"takeover: the charge point connected to gateway {other}")
-        return True
+        self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
+        await self.fleet.start(link)
 
     async def stop(self, wait: float = 0.0) -> None:
         """Close every charge point with "going away", after waiting (at most `wait` s) for
@@ -106,9 +81,9 @@ class Relay:
             await asyncio.sleep(0.02)
         for conn in list(self.connections.values()):
             self.detach(conn, "gateway shutting down")
-        for task in (self._ticker, self._watch):
-            if task is not None:
-                task.cancel()
+        if self._ticker is not None:
+            self._ticker.cancel()
+        self.fleet.stop()
 
     def broker_outage(self, policy: str) -> None:
         """The broker stayed unreachable past the grace period (LC-01)."""
@@ -143,6 +118,10 @@ class Relay:
     def topics_for(self, cid: str) -> Topics:
         return self.plan.for_cp(cid)
 
+    def local(self, level: str) -> Connection | None:
+        """The connection here of the charge point with this (escaped) topic level."""
+        return self._by_topic.get(self.plan.render("dnstream_topic", level))
+
     # ---- connections --------------------------------------------------------------------
 
     async def attach(self, conn: Connection) -> None:
@@ -157,9 +136,10 @@ class Relay:
             self._finish(old, "takeover: a newer connection with the same identity")
         assert self.link is not None
         try:
-            await self.link.subscribe(topics.dnstream, 1)
-            if topics.action_prefix:
-                await self.link.subscribe(topics.action_prefix + "+", 1)
+            if not self.fleet.covers_all:
+                await self.link.subscribe(topics.dnstream, 1)
+                if topics.action_prefix:
+                    await self.link.subscribe(topics.action_prefix + "+", 1)
         except SubscriptionRefused as exc:
             log.error("cannot receive commands for this charge point: closing it",
                       extra={"cid": conn.identity, "error": str(exc)})
@@ -176,6 +156,7 @@ class Relay:
                                                                   now_ms), 1)
         log.info("charge point connected", extra={
             "cid": conn.identity, "version": conn.version.value, "ip": conn.remote_ip})
+        self.fleet.deliver_held(conn.cid_level)
 
     def republish_presence(self) -> None:
         """After an MQTT reconnect: the broker may have lost retained messages (a restart
@@ -236,11 +217,24 @@ class Relay:
         if conn is None:
             head, _, action = topic.rpartition("/")
             conn = self._by_topic.get(head + "/")
-        if conn is None and self._on_presence(topic, payload):
+        if RESPONDER in (properties.get("subscription_identifier") or ()):
+            # The fleet's shared copy: ours to answer only if the charge point is connected
+            # nowhere. One attaching here (before its own SUBACK) gets it delivered.
+            if conn is None or conn.detached:
+                self.fleet.unclaimed(topic, payload, properties)
+                return
+            if conn.ready:
+                return  # its own subscription delivers this message
+        elif conn is None or conn.detached:
+            if not self.fleet.on_message(topic, payload, properties):
+                self.fleet.left(topic, payload, properties)
             return
-        if conn is None or conn.detached:
-            self._not_here(topic, payload, properties)
-            return
+        self.deliver(conn, action, payload, properties)
+
+    def deliver(self, conn: Connection, action: str | None, payload: bytes,
+                properties: dict[str, Any]) -> None:
+        """A message from MQTT to this charge point (EMQX envelope, or the payload of a
+        per-Action CALL topic when `action` is set)."""
         ctx = _response_ctx(properties) if "response_topic" in properties else None
         if properties.get("retain"):
             # A retained command would be replayed at every reconnect of the charge point.
@@ -272,29 +266,6 @@ class Relay:
         self.dispatch(conn, events)
         if not session.idle:
             self._busy.add(conn)
-
-    def _not_here(self, topic: str, payload: bytes, properties: dict[str, Any]) -> None:
-        """A message for a charge point that is not (or no longer) connected here: it left
-        before the message arrived, e.g. one delivered from the MQTT session after an outage.
-        Answer `offline` rather than leave the backend guessing."""
-        level = self.plan.cid_level("dnstream_topic", topic)
-        if level is None:
-            return
-        mtype: int | None
-        try:
-            down = emqx.decode_downstream(payload)
-            uid, action, mtype = down.unique_id, down.action or None, down.message_type
-        except emqx.DecodeError as exc:
-            uid, action, mtype = exc.unique_id, None, exc.message_type
-        outcome = ev.Outcome(uid, ev.OFFLINE, "the charge point is not connected to this "
-                             "gateway: it left before the message arrived", action, mtype,
-                             _response_ctx(properties) if properties else None)
-        assert self.link is not None
-        body = emqx.encode_outcome(outcome, _now_ms())
-        self.link.publish(self.plan.render("ack_topic", level), body, self.settings.ack_qos)
-        self._respond(outcome.ctx, body)
-        log.info("message for a charge point not connected here", extra={
-            "cid": unescape_topic_level(level), "id": uid})
 
     def _action_call(self, conn: Connection, action: str, payload: bytes, ctx: Any) -> None:
         try:
@@ -339,13 +310,13 @@ class Relay:
             body = emqx.encode_result(result, now_ms, self.strict)
             link.publish(self._topic(conn, topics.reply, result.action, result.unique_id, 3),
                          body, self.qos)
-            self._respond(result.ctx, body)
+            self.respond(result.ctx, body)
         elif kind is ev.UpError:
             error: ev.UpError = event  # type: ignore[assignment]
             body = emqx.encode_error(error, now_ms, self.strict)
             link.publish(self._topic(conn, topics.error, error.action or "",
                                      error.unique_id, error.message_type), body, self.qos)
-            self._respond(error.ctx, body)
+            self.respond(error.ctx, body)
         elif kind is ev.Problem:
             problem: ev.Problem = event  # type: ignore[assignment]
             log.warning(f"{problem.event}: {problem.detail}", extra={
@@ -366,13 +337,13 @@ class Relay:
         body = emqx.encode_outcome(outcome, now_ms)
         self.link.publish(conn.topics.ack, body, self.settings.ack_qos)
         if outcome.final and outcome.status != ev.ANSWERED:
-            self._respond(outcome.ctx, body)
+            self.respond(outcome.ctx, body)
         if outcome.status not in (ev.SENT, ev.ANSWERED):
             log.info("downstream message not delivered", extra={
                 "cid": conn.identity, "id": outcome.unique_id, "status": outcome.status,
                 "reason": outcome.reason})
 
-    def _respond(self, ctx: Any, body: bytes) -> None:
+    def respond(self, ctx: Any, body: bytes) -> None:
         """MQTT 5 request/response: the answer also goes to the request's response topic."""
         if ctx is None:
             return

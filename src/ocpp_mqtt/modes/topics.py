@@ -12,7 +12,8 @@ from ..config import Settings
 from ..northbound.emqx import Template
 
 NAMES = ("upstream_topic", "upstream_reply_topic", "upstream_error_topic", "dnstream_topic",
-         "ack_topic", "presence_topic", "events_topic", "dnstream_action_topic")
+         "ack_topic", "presence_topic", "events_topic", "dnstream_action_topic", "held_topic",
+         "gateway_status_topic")
 
 
 @dataclass(slots=True)
@@ -65,12 +66,37 @@ class TopicPlan:
     def wildcard(self, name: str) -> str | None:
         """The subscription filter for topic `name` of every charge point, when it has one."""
         parts = self.templates[name].parts
-        return parts[0] + "+" + parts[2] if len(parts) == 3 else None
+        return parts[0] + "+" + parts[2] if len(parts) == 3 and _whole(parts) else None
+
+    def action_wildcard(self) -> str | None:
+        """The subscription filter for the per-Action CALL topics of every charge point."""
+        if not self.action_topics:
+            return None
+        parts = self.templates["dnstream_action_topic"].parts
+        return parts[0] + "+" + parts[2] + "+" if _whole(parts[:3]) else None
+
+    def action_target(self, topic: str) -> tuple[str, str] | None:
+        """(escaped charge point level, escaped Action) of a per-Action CALL topic."""
+        if not self.action_topics:
+            return None
+        head, _, action = topic.rpartition("/")
+        parts = self.templates["dnstream_action_topic"].parts
+        level = self.cid_level_in([*parts[:2], parts[2][:-1]], head)
+        return (level, action) if level is not None and action else None
 
     def cid_level(self, name: str, topic: str) -> str | None:
-        """The (escaped) charge point level of `topic` if it is a topic `name`, else None."""
-        parts = self.templates[name].parts
+        """The (escaped) charge point level of `topic` if it is a topic `name`, else None.
+        Also reads the gateway level of `gateway_status_topic`."""
+        return self.cid_level_in(self.templates[name].parts, topic)
+
+    @staticmethod
+    def cid_level_in(parts: list[str], topic: str) -> str | None:
         if len(parts) != 3 or not topic.startswith(parts[0]) or not topic.endswith(parts[2]):
             return None
         level = topic[len(parts[0]):len(topic) - len(parts[2])]
         return level if level and "/" not in level else None
+
+
+def _whole(parts: list[str]) -> bool:
+    """Whether the placeholder between parts[0] and parts[2] fills a whole topic level."""
+    return parts[0][-1:] in ("", "/") and parts[2][:1] in ("", "/")

@@ -107,6 +107,7 @@ class MqttLink:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._subscribed: dict[str, int] = {}  # topic -> qos
+        self._sub_ids: dict[str, int] = {}  # topic -> MQTT 5 subscription identifier
         self._suback: dict[int, tuple[str, asyncio.Future[None]]] = {}
         self._unsuback: dict[int, str] = {}  # UNSUBSCRIBEs in flight
         self.session_present = False
@@ -148,10 +149,16 @@ class MqttLink:
             await asyncio.sleep(0.01)
 
     async def disconnect(self) -> None:
+        """Leave for good: the session ends with the connection, so the broker stops queueing
+        messages for it (shared-subscription messages would otherwise wait for an instance
+        that is gone, until the session expires)."""
         self._write_out()
         self._closing = True
         if self._client.is_connected:
-            await self._client.disconnect()
+            if self.mqtt5 and self.session_expiry:
+                await self._client.disconnect(session_expiry_interval=0)
+            else:
+                await self._client.disconnect()
 
     # ---- publish / subscribe --------------------------------------------------------------
 
@@ -282,11 +289,15 @@ class MqttLink:
             self.blocked = False
             self._writable.set()
 
-    async def subscribe(self, topic: str, qos: int = 1) -> None:
+    async def subscribe(self, topic: str, qos: int = 1, identifier: int | None = None) -> None:
         """Subscribe and wait for the SUBACK, so a message published afterwards is delivered.
+        With MQTT 5, `identifier` comes back in the `subscription_identifier` property of each
+        message this subscription delivers.
 
         Raises SubscriptionRefused when the broker refuses it."""
         self._subscribed[topic] = qos
+        if identifier is not None and self.mqtt5:
+            self._sub_ids[topic] = identifier
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._backlog.append(("sub", topic, qos, future))
         self._flush()
@@ -296,6 +307,7 @@ class MqttLink:
             log.warning("no SUBACK within 10 s", extra={"topic": topic})
 
     def unsubscribe(self, topic: str) -> None:
+        self._sub_ids.pop(topic, None)
         if self._subscribed.pop(topic, None) is not None:
             self._backlog.append(("unsub", topic))
             self._flush()
@@ -321,7 +333,10 @@ class MqttLink:
                     item[3].set_result(None)
                     continue
                 self._write_out()
-                mid = client._connection.subscribe([Subscription(item[1], qos=item[2])])
+                identifier = self._sub_ids.get(item[1])
+                extra = {"subscription_identifier": identifier} if identifier else {}
+                mid = client._connection.subscribe([Subscription(item[1], qos=item[2])],
+                                                   **extra)
                 self._suback[mid] = (item[1], item[3])
             else:
                 self._write_out()

@@ -13,6 +13,8 @@ INVALID = "invalid"  # refused: malformed, unknown action, schema failure, dupli
 QUEUE_FULL = "queue_full"  # max_queue CALLs already wait for this charge point
 NOT_PENDING = "not_pending"  # a result/error for a charge point CALL that is not awaiting one
 OFFLINE = "offline"  # the charge point disconnected before the CALL was sent or answered
+HELD = "held"  # connected nowhere: kept on the broker until it connects (MQTT 5 expiry)
+EXPIRED = "expired"  # held, and its expiry passed before the charge point connected
 
 
 @dataclass(slots=True)
