@@ -25,11 +25,13 @@ run: deps
 	$(BIN)/ocpp-mqtt serve $(ARGS)
 
 # Debian's mosquitto is what the integration tests run against; install it when missing.
+# mosquitto-clients (mosquitto_sub, mosquitto_pub) count messages in bench/forward.py.
 mosquitto:
-	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { \
-	  echo "installing mosquitto (apt-get)"; \
+	@{ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; } \
+	  && command -v mosquitto_sub >/dev/null 2>&1 || { \
+	  echo "installing mosquitto and mosquitto-clients (apt-get)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mosquitto >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mosquitto mosquitto-clients >/dev/null; }
 
 node-deps: tests/interop/node_modules/.package-lock.json
 
