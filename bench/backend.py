@@ -1,7 +1,8 @@
 """Benchmark backend: answers every CALL envelope on `{prefix}cp/+` with an empty CALLRESULT.
 
 Reply: `{"MessageTypeId":3,"UniqueId":<same>,"Payload":{}}` on `{prefix}cs/<cid>` at the
-configured QoS. Prints READY once subscribed.
+configured QoS. Prints READY once subscribed. With `--boot-result` a BootNotification is
+answered with a schema-valid Accepted result instead (the gateway validates results; B3, B4).
 
     python bench/backend.py --mqtt 127.0.0.1:1883 --prefix ocpp/ --qos 0
 """
@@ -20,6 +21,9 @@ from gmqtt import Client
 from gmqtt.mqtt.constants import MQTTv50, MQTTv311
 
 CALL_HEAD = b'{"MessageTypeId":2,"UniqueId":"'
+BOOT_ACTION = b'"Action":"BootNotification"'
+BOOT_RESULT = (b',"Payload":{"status":"Accepted","currentTime":"2026-11-21T00:00:00Z",'
+               b'"interval":300}}')
 
 
 def unique_id(payload: bytes) -> bytes | None:
@@ -38,7 +42,8 @@ def unique_id(payload: bytes) -> bytes | None:
 
 
 class Backend:
-    def __init__(self, prefix: str, qos: int) -> None:
+    def __init__(self, prefix: str, qos: int, boot_result: bool = False) -> None:
+        self.boot_result = boot_result
         self.cp_prefix = f"{prefix}cp/"
         self.cs_prefix = f"{prefix}cs/"
         self.qos = qos
@@ -57,14 +62,17 @@ class Backend:
         uid = unique_id(payload)
         if uid is not None:
             cid = topic[len(self.cp_prefix) :]
-            reply = b'{"MessageTypeId":3,"UniqueId":' + uid + b',"Payload":{}}'
+            if self.boot_result and BOOT_ACTION in payload[:200]:
+                reply = b'{"MessageTypeId":3,"UniqueId":' + uid + BOOT_RESULT
+            else:
+                reply = b'{"MessageTypeId":3,"UniqueId":' + uid + b',"Payload":{}}'
             client.publish((self.cs_prefix + cid).encode(), reply, self.qos)
             self.answered += 1
         return 0
 
 
 async def main(args: argparse.Namespace) -> None:
-    backend = Backend(args.prefix, args.qos)
+    backend = Backend(args.prefix, args.qos, args.boot_result)
     host, _, port = args.mqtt.rpartition(":")
     version = MQTTv50 if args.mqtt_version == 5 else MQTTv311
     await backend.mqtt.connect(host or "127.0.0.1", int(port), keepalive=60, version=version)
@@ -88,6 +96,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--prefix", default="ocpp/")
     ap.add_argument("--qos", type=int, choices=(0, 1), default=0)
     ap.add_argument("--mqtt-version", type=int, choices=(4, 5), default=4)
+    ap.add_argument("--boot-result", action="store_true",
+                    help="answer BootNotification with a valid Accepted result, not {}")
     return ap.parse_args()
 
 

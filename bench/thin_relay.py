@@ -43,13 +43,16 @@ from picows import (
     ws_create_server,
 )
 
-SUBPROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
+SUBPROTOCOLS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
 RESULT_HEAD = b'{"MessageTypeId":3,"UniqueId":'
 PAYLOAD_KEY = b',"Payload":'
 
 
 def call_envelope(data: bytes) -> bytes:
-    """`[2,"id","Action",{..}]` -> EMQX envelope, by slicing; orjson for anything unusual."""
+    """`[2,"id","Action",{..}]` -> EMQX envelope, by slicing; orjson for anything unusual.
+
+    An OCPP 2.1 SEND `[6,"id","Action",{..}]` (never answered; B5 and B7 send them) is sliced
+    the same way after the CALL test, so the CALL path of B1 and B2 is unchanged."""
     if data.startswith(b'[2,"') and data.endswith(b"]"):
         q1 = data.find(b'"', 4)
         if data.startswith(b',"', q1 + 1):
@@ -58,9 +61,17 @@ def call_envelope(data: bytes) -> bytes:
                 return b"".join((b'{"MessageTypeId":2,"UniqueId":', data[3 : q1 + 1],
                                  b',"Action":', data[q1 + 2 : q2 + 1],
                                  PAYLOAD_KEY, data[q2 + 2 : -1], b"}"))
+    elif data.startswith(b'[6,"') and data.endswith(b"]"):
+        q1 = data.find(b'"', 4)
+        if data.startswith(b',"', q1 + 1):
+            q2 = data.find(b'"', q1 + 3)
+            if data.startswith(b",", q2 + 1):
+                return b"".join((b'{"MessageTypeId":6,"UniqueId":', data[3 : q1 + 1],
+                                 b',"Action":', data[q1 + 2 : q2 + 1],
+                                 PAYLOAD_KEY, data[q2 + 2 : -1], b"}"))
     msg = orjson.loads(data)
     env = {"MessageTypeId": msg[0], "UniqueId": msg[1]}
-    if msg[0] == 2:
+    if msg[0] in (2, 6):
         env.update(Action=msg[2], Payload=msg[3])
     elif msg[0] == 3:
         env["Payload"] = msg[2]
