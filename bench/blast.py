@@ -11,8 +11,9 @@ A mosquitto_sub started with `-N -F .` counts what reaches MQTT: one byte per me
 (or nothing new was counted for `--stall` s, or `--deadline`); the relay's CPU and the machine's
 foreign load are read from /proc at its boundaries.
 
-B7: `--stop-pid` (the broker) is sent SIGSTOP once `--stop-after` messages have been counted and
-SIGCONT `--stop-for` s later (always, even on error). The relay's RSS is sampled every 0.1 s, and
+B7: `--stop-pid` (the broker) is sent SIGSTOP once the charge points have sent `--stop-after`
+frames (the middle of the blast: they go on sending while it is stopped) and SIGCONT `--stop-for`
+s later (always, even on error). The relay's RSS is sampled every 0.1 s, and
 with `--health-port` the gateway's `/health` (MQTT backlog). Prints one JSON object on stdout.
 """
 
@@ -208,7 +209,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             seen = count()
             if seen != last_seen:
                 last_seen, last_progress = seen, now
-            if args.stop_pid and len(tasks) == 1 and seen >= args.stop_after:
+            if args.stop_pid and len(tasks) == 1 and stats.sent >= args.stop_after:
                 tasks.append(asyncio.create_task(freeze_broker(args, count, stats, b7)))
             sending = any(s.left and not s.closed for s in senders)
             if not sending and seen >= stats.sent:
@@ -259,7 +260,7 @@ def parse_args() -> argparse.Namespace:
                     help="end when nothing new was counted for this long, s")
     ap.add_argument("--deadline", type=float, default=120.0)
     ap.add_argument("--stop-pid", type=int, default=0, help="B7: the broker to SIGSTOP")
-    ap.add_argument("--stop-after", type=int, default=30_000, help="B7: messages counted first")
+    ap.add_argument("--stop-after", type=int, default=30_000, help="B7: frames sent first")
     ap.add_argument("--stop-for", type=float, default=5.0, help="B7: seconds stopped")
     ap.add_argument("--health-port", type=int, default=0, help="B7: the gateway's port")
     ap.add_argument("--relay-pid", type=int, required=True)

@@ -5,9 +5,9 @@ frames at the relay; a C subscriber (mosquitto_sub) counts what reaches MQTT.
                                       [--json FILE]
 
 B5 runs at QoS 0 and 1 with the relays side by side on one Mosquitto, runs interleaved. B7 is
-B5 at QoS 1 with the broker stopped (SIGSTOP, by PID) for 5 s once half the messages arrived,
-then continued (SIGCONT); each B7 run starts a fresh relay so its peak RSS is its own.
-Loss is printed loudly. See bench/README.md.
+B5 at QoS 1 with the broker stopped (SIGSTOP, by PID) for 5 s once the charge points have sent
+half the frames (they go on sending), then continued (SIGCONT); each B7 run starts a fresh
+relay so its peak RSS is its own. Loss is printed loudly. See bench/README.md.
 """
 
 from __future__ import annotations
