@@ -200,6 +200,8 @@ async def make_gateway(mosquitto: Mosquitto) -> AsyncIterator[Callable[..., Any]
             "mqtt": f"mqtt://127.0.0.1:{mosquitto.port}",
             "prefix": prefix,
             "gateway_id": "test-gw",
+            # one MQTT session per gateway, whatever gateway_id a test gives several of them
+            "mqtt_client_id": f"test-gw-{os.getpid()}-{next(_prefixes)}",
         }
         values.update(overrides)
         gateway = Gateway(load_settings(None, **values))

@@ -8,6 +8,7 @@ import signal
 import sys
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(settings: Settings) -> int:
+    if settings.workers > 1:
+        from .workers import supervise
+
+        return supervise(settings)
+    return run_gateway(settings)
+
+
+def run_gateway(settings: Settings, on_ready: Callable[[str], None] | None = None) -> int:
+    """One gateway process until SIGINT/SIGTERM: 0, or 2 for a configuration problem."""
     from .gateway import serve
 
     async def runner() -> int:
@@ -105,7 +115,7 @@ def _run(settings: Settings) -> int:
 
         loop.set_exception_handler(on_loop_error)
         try:
-            await serve(settings, stop)
+            await serve(settings, stop, on_ready)
         except ConfigError as exc:
             print(f"ocpp-mqtt: config error: {exc}", file=sys.stderr)
             return EXIT_CONFIG

@@ -97,7 +97,9 @@ class Settings(BaseSettings):
     mqtt: str = Field("embedded", description="'embedded' or mqtt[s]://[user:pass@]host[:port]")
     embedded_listen: str = Field("127.0.0.1:1883", description="embedded broker's HOST:PORT")
     mqtt_version: Literal["5", "3.1.1"] = Field("5", description="MQTT protocol version")
-    mqtt_client_id: str | None = Field(None, description="MQTT client id (default: generated)")
+    mqtt_client_id: str | None = Field(
+        None, description="MQTT client id (default: ocpp-mqtt-<gateway_id>)"
+    )
     mqtt_ca: Path | None = Field(None, description="CA bundle for mqtts://")
     mqtt_cert: Path | None = Field(None, description="client certificate for mqtts://")
     mqtt_key: Path | None = Field(None, description="client key for mqtts://")
@@ -124,6 +126,9 @@ class Settings(BaseSettings):
         1000, ge=1, le=65000, description="QoS 1/2 packets in flight (also capped by the broker)"
     )
     gateway_id: str = Field(default_factory=socket.gethostname, description="this instance's name")
+    workers: int = Field(
+        1, ge=1, le=64, description="processes sharing the listen port (SO_REUSEPORT)"
+    )
 
     # ---- topics (EMQX profile) -----------------------------------------------------------
     prefix: str = Field("ocpp/", description="mountpoint prepended to every topic")
@@ -241,6 +246,13 @@ class Settings(BaseSettings):
         if not _whole_cid_level(self.held_topic):
             raise ValueError("held_topic must hold ${cid} as a whole topic level and no other "
                              "placeholder, e.g. held/${cid}")
+        if self.workers > 1:
+            if self.mqtt_target.embedded:
+                raise ValueError("workers above 1 need an external broker (--mqtt "
+                                 "mqtt://host:port): the embedded broker lives in one process")
+            if self.listen_address[1] == 0:
+                raise ValueError("workers above 1 need a fixed listen port: with port 0 each "
+                                 "worker would get its own; choose --listen HOST:PORT")
         if self.mqtt_reconnect_max < self.mqtt_reconnect_min:
             raise ValueError(f"mqtt_reconnect_max ({self.mqtt_reconnect_max}) is below "
                              f"mqtt_reconnect_min ({self.mqtt_reconnect_min}); raise it")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -62,8 +62,9 @@ class Gateway:
                 str(settings.mqtt_cert) if settings.mqtt_cert else None,
                 str(settings.mqtt_key) if settings.mqtt_key else None,
             )
-        client_id = settings.mqtt_client_id or (
-            f"ocpp-mqtt-{settings.gateway_id}-{secrets.token_hex(3)}")
+        # Stable per instance: a restarted instance takes over, and so ends, the MQTT session
+        # its predecessor left (which would otherwise still be handed shared messages).
+        client_id = settings.mqtt_client_id or f"ocpp-mqtt-{settings.gateway_id}"
         self.link = MqttLink(
             target,
             client_id=client_id,
@@ -92,7 +93,9 @@ class Gateway:
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         host, port = settings.listen_address
-        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        # Workers (--workers N) each bind the port; the kernel spreads connections over them.
+        site = web.TCPSite(self._runner, host, port, reuse_address=True,
+                           reuse_port=settings.workers > 1)
         try:
             await site.start()
         except OSError as exc:
@@ -103,6 +106,7 @@ class Gateway:
         sockets = getattr(server, "sockets", None) or []
         self.ws_port = sockets[0].getsockname()[1] if sockets else port
         self.started_at_ms = int(time.time() * 1000)
+        self.relay.fleet.announced_at = self.started_at_ms
         self._announce()
 
     def _broker_down(self) -> None:
@@ -199,10 +203,14 @@ class Gateway:
             self.broker = None
 
 
-async def serve(settings: Settings, stop: asyncio.Event) -> None:
+async def serve(settings: Settings, stop: asyncio.Event,
+                on_ready: Callable[[str], None] | None = None) -> None:
     gateway = Gateway(settings)
     await gateway.start()
-    print(gateway.describe(), flush=True)
+    if on_ready is None:
+        print(gateway.describe(), flush=True)
+    else:
+        on_ready(gateway.describe())
     try:
         await stop.wait()
     finally:

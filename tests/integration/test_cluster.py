@@ -59,3 +59,16 @@ def test_cluster_takeover_needs_cid_as_a_whole_presence_level() -> None:
         load_settings(None, presence_topic="presence-${cid}", cluster_takeover=False)
     assert load_settings(None, presence_topic="presence-${cid}", cluster_takeover=False,
                          answer_offline=False)
+
+
+async def test_two_instances_with_one_gateway_id_are_reported(
+        make_gateway: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """Their statuses show two start times under one name: say so, naming the fix."""
+    a = await make_gateway(gateway_id="twin")
+    await asyncio.sleep(0.01)
+    await make_gateway(gateway_id="twin", prefix=a.prefix)
+    for _ in range(100):
+        if "another gateway instance runs with this gateway_id" in caplog.text:
+            break
+        await asyncio.sleep(0.02)
+    assert "give each instance its own gateway_id" in caplog.text

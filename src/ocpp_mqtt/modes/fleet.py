@@ -61,6 +61,7 @@ class Fleet:
         self.held: dict[str, Held] = {}  # retained topic -> message held there
         self.responder = "off"  # "shared", "all" (embedded broker: alone) or "off"
         self.started_ms = 0
+        self.announced_at = 0  # `started_at` of this instance's status, once published
         self._seq = itertools.count()
         self.link: MqttLink | None = None
 
@@ -162,9 +163,17 @@ class Fleet:
 
     def _on_status(self, gateway: str, payload: bytes) -> None:
         try:
-            alive = orjson.loads(payload).get("status") != "offline"
+            body = orjson.loads(payload)
+            alive = body.get("status") != "offline"
+            started_at = body.get("started_at")
         except (orjson.JSONDecodeError, AttributeError):
-            alive = True
+            alive, started_at = True, None
+        if (gateway == self.me and alive and self.announced_at
+                and started_at not in (None, self.announced_at)):
+            log.error("another gateway instance runs with this gateway_id: give each instance "
+                      "its own gateway_id (and MQTT client id); they push each other off the "
+                      "broker and mix up their charge points' presence",
+                      extra={"gateway_id": self.me, "other_started_at": started_at})
         if alive:
             self.dead.discard(gateway)
         else:

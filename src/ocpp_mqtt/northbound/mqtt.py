@@ -83,6 +83,7 @@ class MqttLink:
         # commands published while the link was down are delivered after it.
         self.session_expiry = session_expiry
         extra = {"session_expiry_interval": session_expiry} if self.mqtt5 and session_expiry else {}
+        self.client_id = client_id
         self._client = _Client(client_id, clean_session=True, will_message=will_message, **extra)
         self._client.on_ack = self._flush
         self.backoff = Backoff(*reconnect_delay)
