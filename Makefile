@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test lint typecheck pytest deps test-deps mosquitto node-deps bench wheel clean
+.PHONY: run test lint typecheck pytest deps test-deps mosquitto node-deps bench soak wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ pytest: test-deps
 	$(BIN)/pytest -q $(ARGS)
 
 test: lint typecheck pytest
+
+# The soak tests' long form: 1,000 charge points, faults repeated (a few minutes).
+soak: test-deps
+	$(BIN)/pytest -q -s tests/soak --soak-long --timeout 900 $(ARGS)
 
 bench: test-deps
 	$(BIN)/python bench/run.py $(ARGS)

@@ -25,6 +25,11 @@ from ocpp_mqtt.gateway import Gateway
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--soak-long", action="store_true", default=False,
+                     help="run the soak tests in their long form (1,000 charge points)")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

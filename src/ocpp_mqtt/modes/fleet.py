@@ -56,7 +56,9 @@ class Fleet:
         self.plan = relay.plan
         self.me = settings.gateway_id
         self._my_key = "-" + escape_topic_level(self.me)
-        self.online: dict[str, str] = {}  # charge point level -> instance it is online at
+        # charge point level -> (instance it is online at, its connected_at), as the retained
+        # presence says, in the broker's order (this instance's own presence included)
+        self.online: dict[str, tuple[str, int]] = {}
         self.dead: set[str] = set()  # instances whose retained status is offline
         self.held: dict[str, Held] = {}  # retained topic -> message held there
         self.responder = "off"  # "shared", "all" (embedded broker: alone) or "off"
@@ -136,7 +138,7 @@ class Fleet:
         except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
             return
         if status == "online":
-            self.online[level] = other
+            self.online[level] = (other, connected_at)
         else:
             self.online.pop(level, None)
         conn = self.relay.local(level)
@@ -179,31 +181,50 @@ class Fleet:
         else:
             self.dead.add(gateway)
 
-    def holder(self, level: str) -> str | None:
-        """The other, live, instance the charge point is connected to, if any."""
-        gateway = self.online.get(level)
-        if gateway is None or gateway == self.me or gateway in self.dead:
+    def holder(self, level: str, include_me: bool = False) -> str | None:
+        """The live instance the charge point is connected to, as far as the presence seen
+        so far says (this one only if `include_me`, and only for a connection of this run)."""
+        gateway, connected_at = self.online.get(level, ("", 0))
+        if not gateway or gateway in self.dead:
             return None
+        if gateway == self.me:
+            return gateway if include_me and connected_at >= self.started_ms else None
         return gateway
 
     # ---- messages for charge points that are not here -----------------------------------
 
+    # Who answers a message for a charge point that is not here is decided on the presence
+    # each instance has seen, which arrives in the broker's order with the message itself:
+    # - the instance that receives the shared copy answers, unless the charge point is online
+    #   (at any live instance, this one included) when the copy arrives;
+    # - an instance that still gets copies on the charge point's own topic after it left
+    #   answers those that arrive before its own offline presence comes back to it. It ends
+    #   that subscription only after publishing the offline presence, so every message routed
+    #   before the presence reaches it, and every message routed after finds it offline.
+
     def left(self, topic: str, payload: bytes, properties: dict[str, Any]) -> None:
         """A message from this instance's own subscription for a charge point that is no
-        longer here (e.g. delivered from the MQTT session after an outage)."""
-        if self.responder == "shared":
-            return  # the broker gave the shared subscription a copy: one instance answers
-        self.unclaimed(topic, payload, properties)
+        longer here (it left, or its copy was queued in the MQTT session during an outage)."""
+        if self.responder != "shared":
+            self.unclaimed(topic, payload, properties)
+            return
+        target = self._target(topic, payload)
+        if target is not None and self.holder(target[0], include_me=True) == self.me:
+            self._settle(target[0], target[1], properties)
 
     def unclaimed(self, topic: str, payload: bytes, properties: dict[str, Any]) -> None:
-        """A message for a charge point not connected here: answer it unless another live
-        instance holds the charge point (that instance got the message too)."""
+        """A message for a charge point not connected here: answered unless it is online at
+        a live instance, which got the message too."""
         target = self._target(topic, payload)
         if target is None:
             return
         level, envelope = target
-        if self.holder(level) is not None:
+        if self.holder(level, include_me=self.responder == "shared") is not None:
             return
+        self._settle(level, envelope, properties)
+
+    def _settle(self, level: str, envelope: bytes, properties: dict[str, Any]) -> None:
+        """Answer `offline`, or hold the message when it has an MQTT 5 expiry."""
         mtype: int | None
         try:
             down = emqx.decode_downstream(envelope)

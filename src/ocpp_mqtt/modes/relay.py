@@ -172,15 +172,17 @@ class Relay:
         """The socket is gone: publish offline unless a newer connection already took over."""
         if conn.detached:
             return
-        if self.connections.get(conn.identity) is conn:
+        current = self.connections.get(conn.identity) is conn
+        if current:
             del self.connections[conn.identity]
             self._by_topic.pop(conn.topics.dnstream, None)
+            self._by_topic.pop(conn.topics.action_prefix, None)
+        self._finish(conn, conn.close_reason or reason)
+        if current:  # after the offline presence: see Fleet on who answers what comes now
             assert self.link is not None
             self.link.unsubscribe(conn.topics.dnstream)
             if conn.topics.action_prefix:
-                self._by_topic.pop(conn.topics.action_prefix, None)
                 self.link.unsubscribe(conn.topics.action_prefix + "+")
-        self._finish(conn, conn.close_reason or reason)
 
     def _finish(self, conn: Connection, reason: str) -> None:
         conn.detached = True
@@ -219,11 +221,12 @@ class Relay:
             conn = self._by_topic.get(head + "/")
         if RESPONDER in (properties.get("subscription_identifier") or ()):
             # The fleet's shared copy: ours to answer only if the charge point is connected
-            # nowhere. One attaching here (before its own SUBACK) gets it delivered.
+            # nowhere. One attaching here gets it only if published before its own SUBACK.
             if conn is None or conn.detached:
                 self.fleet.unclaimed(topic, payload, properties)
                 return
-            if conn.ready:
+            assert self.link is not None
+            if self.link.active(conn.topics.dnstream):
                 return  # its own subscription delivers this message
         elif conn is None or conn.detached:
             if not self.fleet.on_message(topic, payload, properties):

@@ -109,6 +109,7 @@ class MqttLink:
         self._client.on_disconnect = self._on_disconnect
         self._subscribed: dict[str, int] = {}  # topic -> qos
         self._sub_ids: dict[str, int] = {}  # topic -> MQTT 5 subscription identifier
+        self._active: set[str] = set()  # subscriptions the broker acknowledged (SUBACK seen)
         self._suback: dict[int, tuple[str, asyncio.Future[None]]] = {}
         self._unsuback: dict[int, str] = {}  # UNSUBSCRIBEs in flight
         self.session_present = False
@@ -307,8 +308,14 @@ class MqttLink:
         except TimeoutError:
             log.warning("no SUBACK within 10 s", extra={"topic": topic})
 
+    def active(self, topic: str) -> bool:
+        """Whether the broker acknowledged this subscription: every message published from
+        then on reaches it. True from the SUBACK on, before its waiter resumes."""
+        return topic in self._active
+
     def unsubscribe(self, topic: str) -> None:
         self._sub_ids.pop(topic, None)
+        self._active.discard(topic)
         if self._subscribed.pop(topic, None) is not None:
             self._backlog.append(("unsub", topic))
             self._flush()
@@ -366,6 +373,8 @@ class MqttLink:
                 future.set_exception(SubscriptionRefused(
                     f"the broker refused the subscription to {topic} (code {max(qos):#x})"))
             else:
+                if topic in self._subscribed:
+                    self._active.add(topic)
                 future.set_result(None)
         self._flush_soon()
 
@@ -430,6 +439,7 @@ class MqttLink:
             self._suback.clear()
             self._backlog.extendleft(reversed(redo))
             return
+        self._active.clear()  # a new session: nothing is subscribed until its SUBACK
         waiting = {i[1]: i[3] for i in self._backlog if i[0] == "sub"}
         waiting.update(self._suback.values())
         self._suback.clear()
