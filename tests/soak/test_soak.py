@@ -11,8 +11,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,47 @@ def persistent_broker(workdir: Path) -> Mosquitto:
     return broker
 
 
+@dataclass
+class Rig:
+    broker: Mosquitto
+    ports: list[int]
+    gateways: list[GatewayProcess]
+    backend: TxBackend
+    tally: Tally = field(default_factory=Tally)
+    generate: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def run(self, cps: list[ChargePoint]) -> None:
+        self.generate.set()
+        self.tasks = [asyncio.create_task(cp.run(self.generate)) for cp in cps]
+
+
+@contextlib.asynccontextmanager
+async def rig(tmp_path: Path, prefix: str) -> AsyncIterator[Rig]:
+    """A persistent Mosquitto, two gateway processes on `prefix`, the answering backend; all
+    stopped (and the charge points cancelled) on the way out."""
+    broker = persistent_broker(tmp_path)
+    broker.start()
+    ports = [free_port(), free_port()]
+    gateways = [GatewayProcess(port, broker.port, prefix, f"{prefix[:-1]}-{i}",
+                               tmp_path / f"gw{i}.log") for i, port in enumerate(ports)]
+    setup = Rig(broker, ports, gateways, TxBackend(broker.port, prefix))
+    try:
+        for gateway in gateways:
+            await gateway.start()
+        await setup.backend.connect()
+        yield setup
+    finally:
+        setup.generate.clear()
+        for task in setup.tasks:
+            task.cancel()
+        await asyncio.gather(*setup.tasks, return_exceptions=True)
+        for gateway in gateways:
+            gateway.kill()
+        await setup.backend.close()
+        broker.stop()
+
+
 def report(name: str, **figures: Any) -> None:
     print(f"\n[soak] {name}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
 
@@ -45,23 +89,9 @@ async def test_no_transaction_message_lost_across_gateway_and_broker_restarts(
         tmp_path: Path, soak_long: bool) -> None:
     n_cp, phase = (1000, 20.0) if soak_long else (40, 3.0)
     rounds = 3 if soak_long else 1
-    broker = persistent_broker(tmp_path)
-    broker.start()
-    prefix = "soak/"
-    ports = [free_port(), free_port()]
-    gateways = [GatewayProcess(port, broker.port, prefix, f"soak-{i}", tmp_path / f"gw{i}.log")
-                for i, port in enumerate(ports)]
-    backend = TxBackend(broker.port, prefix)
-    tally = Tally()
-    generate = asyncio.Event()
-    generate.set()
-    tasks: list[asyncio.Task[None]] = []
-    try:
-        for gateway in gateways:
-            await gateway.start()
-        await backend.connect()
-        cps = [ChargePoint(f"S{i}", ports, tally) for i in range(n_cp)]
-        tasks = [asyncio.create_task(cp.run(generate)) for cp in cps]
+    async with rig(tmp_path, "soak/") as r:
+        broker, gateways, backend, tally = r.broker, r.gateways, r.backend, r.tally
+        r.run([ChargePoint(f"S{i}", r.ports, tally) for i in range(n_cp)])
         started = time.monotonic()
         for _ in range(rounds):
             await asyncio.sleep(phase)
@@ -73,8 +103,8 @@ async def test_no_transaction_message_lost_across_gateway_and_broker_restarts(
             await asyncio.sleep(2.0)
             broker.start()
             await asyncio.sleep(phase)
-        generate.clear()
-        _, pending = await asyncio.wait(tasks, timeout=120 if soak_long else 45)
+        r.generate.clear()
+        _, pending = await asyncio.wait(r.tasks, timeout=120 if soak_long else 45)
         assert not pending, f"{len(pending)} charge points still have unanswered messages"
         await asyncio.sleep(0.5)
         received = backend.received
@@ -92,40 +122,19 @@ async def test_no_transaction_message_lost_across_gateway_and_broker_restarts(
         assert repeats <= tally.sent - len(tally.acked) + backend.dup_flagged
         for gateway in gateways:
             assert gateway.stop() == 0
-    finally:
-        generate.clear()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for gateway in gateways:
-            gateway.kill()
-        await backend.close()
-        broker.stop()
 
 
 async def test_commands_exactly_once_while_charge_points_move_between_instances(
         tmp_path: Path, soak_long: bool) -> None:
     n_cp, seconds = (1000, 30.0) if soak_long else (30, 6.0)
-    broker = persistent_broker(tmp_path)
-    broker.start()
     prefix = "move/"
-    ports = [free_port(), free_port()]
-    gateways = [GatewayProcess(port, broker.port, prefix, f"move-{i}", tmp_path / f"gw{i}.log")
-                for i, port in enumerate(ports)]
-    backend = TxBackend(broker.port, prefix)
-    tally = Tally()
-    generate = asyncio.Event()
-    generate.set()
-    tasks: list[asyncio.Task[None]] = []
     sent: list[str] = []
-    try:
-        for gateway in gateways:
-            await gateway.start()
-        await backend.connect()
-        cps = [ChargePoint(f"M{i}", ports, tally, meter_values=5) for i in range(n_cp)]
+    async with rig(tmp_path, prefix) as r:
+        gateways, backend, tally = r.gateways, r.backend, r.tally
+        cps = [ChargePoint(f"M{i}", r.ports, tally, meter_values=5) for i in range(n_cp)]
         for cp in cps:  # 1,000 moving every 0.5-2 s would be mostly handshakes
             cp.move_every = random.uniform(3.0, 8.0) if soak_long else random.uniform(0.5, 2.0)
-        tasks = [asyncio.create_task(cp.run(generate)) for cp in cps]
+        r.run(cps)
         deadline = time.monotonic() + seconds
         rate = 0.02 if soak_long else 0.01
         number = 0
@@ -138,8 +147,8 @@ async def test_commands_exactly_once_while_charge_points_move_between_instances(
                 "MessageTypeId": 2, "UniqueId": uid, "Action": "ClearCache", "Payload": {}}),
                 qos=1)
             await asyncio.sleep(rate)
-        generate.clear()
-        await asyncio.wait(tasks, timeout=60)
+        r.generate.clear()
+        await asyncio.wait(r.tasks, timeout=60)
         await asyncio.sleep(6)  # call_timeout (5 s) for the last commands
         outcomes = {uid: [a["Status"] for a in backend.acks.get(uid, []) if a["Status"] in FINAL]
                     for uid in sent}
@@ -165,15 +174,6 @@ async def test_commands_exactly_once_while_charge_points_move_between_instances(
         assert statuses.get("answered", 0) > len(sent) / 3
         for gateway in gateways:
             assert gateway.stop() == 0
-    finally:
-        generate.clear()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for gateway in gateways:
-            gateway.kill()
-        await backend.close()
-        broker.stop()
 
 
 @pytest.fixture
