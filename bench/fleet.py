@@ -124,6 +124,8 @@ async def connect_fleet(args: argparse.Namespace, fleet: Fleet) -> None:
                                read_buffer_init_size=1024, **extra),
                     args.connect_timeout + 1.0)
             except Exception as exc:  # every failure is counted, by type
+                if cp.t_connected:  # the handshake completed as the timeout fired: the Boot
+                    return          # was sent; its answer (or the drop) finishes it
                 name = type(exc).__name__
                 fleet.connect_errors[name] = fleet.connect_errors.get(name, 0) + 1
                 fleet.finish(cp)
