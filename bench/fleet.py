@@ -125,16 +125,21 @@ async def connect_fleet(args: argparse.Namespace, fleet: Fleet) -> None:
                            websocket_handshake_timeout=args.connect_timeout,
                            read_buffer_init_size=1024, **extra))
             await asyncio.wait({task}, timeout=args.connect_timeout + 1.0)
-            if task.done():
+            exc: BaseException | None
+            if task.done() and task.cancelled():  # ended by a cancellation inside picows
+                exc = asyncio.CancelledError()
+            elif task.done():
                 exc = task.exception()
             else:
                 task.cancel()
                 task.add_done_callback(lambda t: t.cancelled() or t.exception())
                 fleet.abandoned.append(task)
                 exc = TimeoutError()
-            if exc is None or cp.t_connected:  # connected (maybe just as the timeout fired):
-                return  # the Boot was sent; its answer, or the drop, finishes it
-            name = type(exc).__name__
+            if cp.t_connected:  # connected (maybe just as the timeout fired): the Boot was
+                return  # sent; its answer, or the drop, finishes it
+            # picows' ws_connect returns normally, without on_ws_connected, when the connection
+            # is lost before the upgrade is answered (e.g. reset after a listen overflow)
+            name = "ClosedBeforeHandshake" if exc is None else type(exc).__name__
             fleet.connect_errors[name] = fleet.connect_errors.get(name, 0) + 1
             fleet.finish(cp)
 
