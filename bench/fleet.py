@@ -68,6 +68,9 @@ class FleetCP(WSListener):
         self.disconnected = False
 
     def on_ws_connected(self, transport: WSTransport) -> None:
+        if self.finished:  # counted as a connect error already (timed out): too late
+            transport.disconnect()
+            return
         self.transport = transport
         self.t_connected = time.perf_counter()
         transport.send(WSMsgType.TEXT,
