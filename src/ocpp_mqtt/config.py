@@ -74,6 +74,9 @@ class Settings(BaseSettings):
         None, description="version for legacy charge points that offer no subprotocol (HS-07)"
     )
     compression: bool = Field(True, description="permessage-deflate (costs ~33 KiB/connection)")
+    listen_backlog: int = Field(
+        4096, ge=16, le=65535, description="pending TCP connections (capped by somaxconn)"
+    )
     ping_interval: float = Field(20.0, ge=0, description="seconds of silence before a ping; 0=off")
     ping_timeout: float = Field(10.0, gt=0, description="seconds to wait for the pong")
     max_frame_size: int = Field(262144, ge=1024, description="largest frame; bigger closes 1009")

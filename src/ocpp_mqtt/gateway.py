@@ -94,8 +94,10 @@ class Gateway:
         await self._runner.setup()
         host, port = settings.listen_address
         # Workers (--workers N) each bind the port; the kernel spreads connections over them.
+        # A reconnect storm overflows a short accept queue, and each dropped SYN costs the
+        # charge point a 1-3-7 s retransmission (bench B4).
         site = web.TCPSite(self._runner, host, port, reuse_address=True,
-                           reuse_port=settings.workers > 1)
+                           reuse_port=settings.workers > 1, backlog=settings.listen_backlog)
         try:
             await site.start()
         except OSError as exc:

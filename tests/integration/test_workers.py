@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,12 @@ async def test_worker_start_failure_is_reported_once(mosquitto: Any) -> None:
                                      "--mqtt", f"mqtt://127.0.0.1:{mosquitto.port}")
     assert code == 2
     assert err.count("cannot listen on") == 1, err
+
+
+async def test_listen_backlog_is_applied(make_gateway: Any) -> None:
+    """bench B4: a reconnect storm needs a longer accept queue than aiohttp's default 128
+    (`ss` shows a listening socket's backlog as its Send-Q)."""
+    gw = await make_gateway(listen_backlog=777)
+    out = await asyncio.to_thread(subprocess.run, ["ss", "-ltnH", f"sport = :{gw.port}"],
+                                  capture_output=True, text=True, check=True)
+    assert out.stdout.split()[2] == "777", out.stdout
