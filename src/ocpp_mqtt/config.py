@@ -6,6 +6,7 @@ Every field is an option under the same name everywhere: `call_timeout` is the T
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import tomllib
@@ -24,6 +25,7 @@ from pydantic_settings import (
 
 from .ocppj.versions import Version
 
+PROFILES = ("emqx", "native", "homeassistant", "ocpp2mqtt", "thingsboard")
 PLACEHOLDERS = ("${cid}", "${clientid}", "${action}", "${id}", "${type}")
 
 
@@ -163,6 +165,103 @@ class Settings(BaseSettings):
         "held/${cid}", description="retained messages held for offline charge points (MQTT 5)"
     )
 
+    # ---- central mode (the gateway answers charge points itself) -------------------------
+    mode: Literal["relay", "central"] = Field(
+        "relay", description="relay: a backend answers over MQTT; central: the gateway answers"
+    )
+    profiles: list[str] | None = Field(
+        None, description="northbound formats (default relay: emqx; central: emqx, native, "
+        "homeassistant); also ocpp2mqtt, thingsboard"
+    )
+    store: Path = Field(
+        Path("ocpp-mqtt.sqlite3"), description="SQLite file: transactions, state, outbox"
+    )
+    answer: dict[str, Literal["local", "backend", "fallback"]] = Field(
+        default_factory=dict, description="Action -> who answers it in central mode"
+    )
+    answer_default: Literal["local", "backend", "fallback"] = Field(
+        "local", description="who answers actions not listed in `answer`"
+    )
+    fallback_timeout: float = Field(
+        5.0, gt=0, description="seconds a backend has before the built-in answer (fallback)"
+    )
+    boot_policy: Literal["accept", "listed", "pending", "reject"] = Field(
+        "accept", description="BootNotification answer: accept all, accept listed, pending, reject"
+    )
+    boot_allowed: list[str] = Field(
+        default_factory=list, description="identities accepted when boot_policy is listed"
+    )
+    heartbeat_interval: int = Field(300, ge=0, description="interval sent in the Boot answer")
+    id_tags: dict[str, Any] = Field(
+        default_factory=dict,
+        description="idTag -> status, or {status, expiry, parent} (Accepted, Blocked, ...)",
+    )
+    unknown_id_tag: Literal["Accepted", "Invalid", "Blocked"] = Field(
+        "Invalid", description="answer for idTags not in id_tags"
+    )
+    remote_start_id_tag: str = Field(
+        "ocpp-mqtt", description="idTag of start_charging commands that name none"
+    )
+    data_transfer_status: Literal["Accepted", "Rejected", "UnknownMessageId",
+                                  "UnknownVendorId"] = Field(
+        "UnknownVendorId", description="answer to a charge point's DataTransfer"
+    )
+    trigger_after_connect: float = Field(
+        10.0, ge=0, description="seconds after a connect without Boot before asking (0 = never)"
+    )
+    trigger_messages: list[str] = Field(
+        ["BootNotification", "StatusNotification"],
+        description="what to ask a charge point for after a connect without Boot",
+    )
+    limit_min_interval: float = Field(
+        10.0, ge=0, description="seconds between charging limit updates sent to a charge point"
+    )
+    limit_purposes: list[str] = Field(
+        ["TxDefaultProfile", "ChargePointMaxProfile"],
+        description="charging profile purposes tried in order for a limit (1.6 names)",
+    )
+    outbox_max: int = Field(
+        100_000, ge=100, description="messages the on-disk outbox holds while MQTT is away"
+    )
+    outbox_overflow: Literal["refuse", "drop_oldest"] = Field(
+        "refuse", description="outbox full: refuse charge point messages or drop the oldest"
+    )
+
+    compat: Literal["", "ocpp2mqtt"] = Field(
+        "", description="read another tool's environment variables (ocpp2mqtt: MQTT_HOSTNAME...)"
+    )
+
+    # ---- native state profile ----------------------------------------------------------
+    state_topic: str = Field("state/${cid}", description="retained state, JSON and per field")
+    cmd_topic: str = Field("cmd/${cid}", description="commands to a charge point (JSON)")
+    cmd_result_topic: str = Field("cmd/${cid}/result", description="results of commands")
+    set_topic: str = Field("set/${cid}", description="simple controls, e.g. set/CP1/1/charging")
+    transactions_topic: str = Field(
+        "transactions/${cid}", description="transaction started/ended records (durable)"
+    )
+
+    # ---- Home Assistant discovery --------------------------------------------------------
+    ha_discovery_prefix: str = Field("homeassistant", description="HA discovery prefix")
+    ha_status_topic: str = Field(
+        "homeassistant/status", description="HA birth topic: configs re-published on online"
+    )
+    ha_current_min: float = Field(6.0, ge=0, description="current limit slider minimum, A")
+    ha_current_max: float = Field(32.0, gt=0, description="current limit slider maximum, A")
+
+    # ---- ocpp2mqtt compatibility ---------------------------------------------------------
+    ocpp2mqtt_basepath: str = Field(
+        "ocpp/", description="MQTT_BASEPATH: topic base, the identity appended without '/'"
+    )
+    ocpp2mqtt_use_station_name: bool = Field(
+        True, description="MQTT_USESTATIONNAME: append the identity to the base path"
+    )
+
+    # ---- ThingsBoard gateway API ---------------------------------------------------------
+    thingsboard_url: str = Field(
+        "", description="mqtt[s]://TOKEN@host[:port] of ThingsBoard ('' = the main broker)"
+    )
+    thingsboard_device_type: str = Field("default", description="device profile of chargers")
+
     # ---- logs ----------------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="level")
     log_format: Literal["text", "json"] = Field("text", description="log line format")
@@ -203,7 +302,9 @@ class Settings(BaseSettings):
     @field_validator(
         "upstream_topic", "upstream_reply_topic", "upstream_error_topic", "dnstream_topic",
         "ack_topic", "dnstream_action_topic", "presence_topic", "events_topic",
-        "gateway_status_topic", "held_topic", "prefix",
+        "gateway_status_topic", "held_topic", "prefix", "state_topic", "cmd_topic",
+        "cmd_result_topic", "set_topic", "transactions_topic", "ha_discovery_prefix",
+        "ha_status_topic",
     )
     @classmethod
     def _check_topic(cls, value: str) -> str:
@@ -219,6 +320,52 @@ class Settings(BaseSettings):
         if not value or any(c in value for c in "+#/\0") or value.startswith("$"):
             raise ValueError(f"{value!r} must be one MQTT topic level: no + # / NUL, "
                              "not empty, not starting with $")
+        return value
+
+    @field_validator("profiles", mode="before")
+    @classmethod
+    def _split_profiles(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [v for v in value.replace(",", " ").split() if v]
+        return value
+
+    @field_validator("profiles")
+    @classmethod
+    def _check_profiles(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        unknown = [name for name in value if name not in PROFILES]
+        if unknown:
+            raise ValueError(f"unknown profile(s) {', '.join(unknown)}; choose from "
+                             f"{', '.join(PROFILES)}")
+        return list(dict.fromkeys(value))
+
+    @field_validator("state_topic", "cmd_topic", "cmd_result_topic", "set_topic",
+                     "transactions_topic")
+    @classmethod
+    def _check_cid_topic(cls, value: str) -> str:
+        if not _whole_cid_level(value):
+            raise ValueError(f"{value!r} must hold ${{cid}} as a whole topic level and no "
+                             "other placeholder, e.g. state/${cid}")
+        return value
+
+    @field_validator("trigger_messages")
+    @classmethod
+    def _check_trigger_messages(cls, value: list[str]) -> list[str]:
+        allowed = ("BootNotification", "StatusNotification", "Heartbeat", "MeterValues")
+        wrong = [v for v in value if v not in allowed]
+        if wrong:
+            raise ValueError(f"cannot trigger {', '.join(wrong)}; choose from "
+                             f"{', '.join(allowed)}")
+        return value
+
+    @field_validator("limit_purposes")
+    @classmethod
+    def _check_limit_purposes(cls, value: list[str]) -> list[str]:
+        allowed = ("TxDefaultProfile", "ChargePointMaxProfile", "TxProfile")
+        wrong = [v for v in value if v not in allowed]
+        if wrong or not value:
+            raise ValueError(f"expected one or more of {', '.join(allowed)}")
         return value
 
     @field_validator("shared_group")
@@ -256,6 +403,19 @@ class Settings(BaseSettings):
             if self.listen_address[1] == 0:
                 raise ValueError("workers above 1 need a fixed listen port: with port 0 each "
                                  "worker would get its own; choose --listen HOST:PORT")
+        if self.mode == "central" and self.workers > 1:
+            raise ValueError("workers above 1 are not available in central mode: each worker "
+                             "would keep its own store and hand out the same transaction ids; "
+                             "use --workers 1")
+        if self.ha_current_max < self.ha_current_min:
+            raise ValueError(f"ha_current_max ({self.ha_current_max}) is below ha_current_min "
+                             f"({self.ha_current_min}); raise it")
+        if self.mode == "relay":
+            central_only = [p for p in self.active_profiles
+                            if p in ("native", "homeassistant", "ocpp2mqtt", "thingsboard")]
+            if central_only:
+                raise ValueError(f"profile(s) {', '.join(central_only)} need the state of "
+                                 "central mode: add --mode central")
         if self.mqtt_reconnect_max < self.mqtt_reconnect_min:
             raise ValueError(f"mqtt_reconnect_max ({self.mqtt_reconnect_max}) is below "
                              f"mqtt_reconnect_min ({self.mqtt_reconnect_min}); raise it")
@@ -303,6 +463,12 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, toml)
 
     # ---- derived values ------------------------------------------------------------------
+    @property
+    def active_profiles(self) -> list[str]:
+        if self.profiles is not None:
+            return self.profiles
+        return ["emqx"] if self.mode == "relay" else ["emqx", "native", "homeassistant"]
+
     @property
     def listen_address(self) -> tuple[str, int]:
         return parse_hostport(self.listen, "listen")
@@ -366,6 +532,16 @@ def load_settings(config_file: Path | None = None, **cli: Any) -> Settings:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config: {config_file} is not valid TOML: {exc}") from exc
         _TOML_VALUES.update(data)
+    compat = cli.get("compat") or os.environ.get("OCPP_MQTT_COMPAT") or _TOML_VALUES.get("compat")
+    if compat == "ocpp2mqtt":
+        # Its variables count as a layer below the TOML file, our variables and flags.
+        from .northbound.ocpp2mqtt_env import settings_from_env
+
+        try:
+            derived = settings_from_env(os.environ)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+        _TOML_VALUES.update({k: v for k, v in derived.items() if k not in _TOML_VALUES})
     try:
         return Settings(**{k: v for k, v in cli.items() if v is not None})
     except ValidationError as exc:

@@ -1,0 +1,1 @@
+"""Central system mode: the gateway answers charge points itself and keeps their state."""
