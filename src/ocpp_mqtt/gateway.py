@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -21,6 +21,9 @@ from .northbound.mqtt import MqttLink
 from .ocppj.validation import Schemas
 from .transport.websocket import Listener
 
+if TYPE_CHECKING:
+    from .modes.central.mode import Central
+
 log = logging.getLogger("ocpp_mqtt")
 
 
@@ -29,6 +32,15 @@ class Gateway:
         self.settings = settings
         self.schemas = Schemas(validate_formats=settings.validate_formats)
         self.relay = Relay(settings)
+        self.central: Central | None = None
+        if settings.mode == "central":
+            from .modes.central.mode import Central
+            from .modes.central.store import StoreError
+
+            try:
+                self.central = self.relay.central = Central(settings, self.relay)
+            except StoreError as exc:
+                raise ConfigError(str(exc)) from exc
         self.broker: EmbeddedBroker | None = None
         self.link: MqttLink | None = None
         self._runner: web.AppRunner | None = None
@@ -86,6 +98,8 @@ class Gateway:
             raise ConfigError(f"mqtt: cannot connect to {target.describe()}: "
                               f"{exc or type(exc).__name__}; is the broker running?") from exc
         await self.relay.start(self.link)
+        if self.central is not None:
+            await self.central.start(self.link)
         listener = Listener(settings, self.schemas, policy_from(settings), self.relay, self.link,
                             self)
         app = web.Application()
@@ -113,6 +127,13 @@ class Gateway:
 
     def _broker_down(self) -> None:
         self.broker_down_since = time.time()
+        if self.central is not None:
+            # The gateway answers charge points itself: keep reading them (what they report
+            # goes to the outbox); only CALLs routed to a backend are refused meanwhile.
+            self.relay.broker_outage("callerror")
+            assert self.link is not None
+            self.link.release_reads()
+            return
         if self._grace is None or self._grace.done():
             self._grace = asyncio.get_running_loop().create_task(self._outage_after_grace())
 
@@ -138,13 +159,15 @@ class Gateway:
         self.relay.broker_back()
         self._announce()
         self.relay.republish_presence()
+        if self.central is not None:
+            self.central.reconnected()
 
     # ---- Availability (handshakes and the /health, /ready probes) -------------------------
 
     def refusal(self) -> str | None:
         if self.stopping:
             return "gateway shutting down"
-        if self.link is None or not self.link.connected:
+        if (self.link is None or not self.link.connected) and self.central is None:
             return "MQTT broker unreachable: try again later"
         return None
 
@@ -189,6 +212,8 @@ class Gateway:
         # Answers come over MQTT: with the broker gone there is nothing to wait for.
         connected = self.link is not None and self.link.connected
         await self.relay.stop(self.settings.shutdown_timeout if connected else 0.0)
+        if self.central is not None:
+            await self.central.stop()
         if self.link is not None:
             if self.link.connected:
                 self.link.publish(self.status_topic, self._status(False), 1, True)

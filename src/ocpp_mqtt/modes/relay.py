@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -23,8 +23,12 @@ from ..ocppj.identity import unescape_topic_level
 from ..ocppj.session import Policy
 from ..ocppj.versions import CALL, CALLRESULT
 from ..transport.connection import Connection
+from .central.calls import LocalCall
 from .fleet import RESPONDER, Fleet
 from .topics import TopicPlan, Topics
+
+if TYPE_CHECKING:
+    from .central.mode import Central
 
 log = logging.getLogger("ocpp_mqtt.relay")
 
@@ -58,6 +62,7 @@ class Relay:
         # Set while the broker has been unreachable past the grace period: charge point CALLs
         # get a CALLERROR instead of waiting for a backend that cannot hear them (LC-01).
         self.outage: str | None = None
+        self.central: Central | None = None  # central mode: answers CALLs, keeps state
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -103,8 +108,10 @@ class Relay:
                       now: float) -> list[ev.Event]:
         """During an outage: answer each CALL with InternalError rather than relay it."""
         out: list[ev.Event] = []
+        central = self.central
         for event in events:
-            if type(event) is ev.UpCall and event.message_type == CALL:
+            if type(event) is ev.UpCall and event.message_type == CALL and (
+                    central is None or not central.answers_locally(event.action)):
                 out += [e for e in conn.session.backend_error(
                     event.unique_id, "InternalError",
                     "MQTT broker unreachable: the message was not relayed; try again later",
@@ -156,6 +163,8 @@ class Relay:
                                                                   now_ms), 1)
         log.info("charge point connected", extra={
             "cid": conn.identity, "version": conn.version.value, "ip": conn.remote_ip})
+        if self.central is not None:
+            self.central.attached(conn)
         self.fleet.deliver_held(conn.cid_level)
 
     def republish_presence(self) -> None:
@@ -188,6 +197,8 @@ class Relay:
         conn.detached = True
         self._busy.discard(conn)
         self.dispatch(conn, conn.session.close())
+        if self.central is not None and conn.ready:
+            self.central.detached(conn, reason)
         now_ms = _now_ms()
         info = conn.info(self.settings.gateway_id)
         assert self.link is not None
@@ -214,6 +225,8 @@ class Relay:
     # ---- MQTT side ----------------------------------------------------------------------
 
     def on_mqtt(self, topic: str, payload: bytes, properties: dict[str, Any]) -> None:
+        if self.central is not None and self.central.on_mqtt(topic, payload, properties):
+            return
         conn = self._by_topic.get(topic)
         action = None
         if conn is None:
@@ -267,6 +280,11 @@ class Relay:
             events = session.backend_error(down.unique_id, down.code, down.description,
                                            down.details, ctx, now, down.message_type)
         self.dispatch(conn, events)
+        if self.central is not None and down.message_type != CALL and any(
+                type(e) is ev.SendFrame for e in events):
+            assert down.unique_id is not None
+            self.central.backend_answered(
+                conn, down.unique_id, down.payload if down.message_type == CALLRESULT else None)
         if not session.idle:
             self._busy.add(conn)
 
@@ -303,9 +321,14 @@ class Relay:
             conn.send(event.text)  # type: ignore[union-attr]
         elif kind is ev.UpCall:
             call: ev.UpCall = event  # type: ignore[assignment]
+            if self.central is not None:
+                self.central.cp_call(conn, call)
+                return
             topic = self._topic(conn, topics.overrides.get(call.action, topics.upstream),
                                 call.action, call.unique_id, call.message_type)
             link.publish(topic, emqx.encode_call(call, now_ms, self.strict), self.qos)
+        elif type(getattr(event, "ctx", None)) is LocalCall:
+            event.ctx.resolve(event)  # type: ignore[union-attr]  # the gateway's own CALL
         elif kind is ev.Outcome:
             self._outcome(conn, event, now_ms)  # type: ignore[arg-type]
         elif kind is ev.UpResult:
@@ -357,6 +380,11 @@ class Relay:
             props["correlation_data"] = correlation
         self.link.publish(topic, body, 1, False, **props)
 
+    def watch(self, conn: Connection) -> None:
+        """Apply call timeouts to this connection until its session is idle again."""
+        if not conn.session.idle:
+            self._busy.add(conn)
+
     # ---- timers -------------------------------------------------------------------------
 
     async def _tick_loop(self) -> None:
@@ -374,6 +402,8 @@ class Relay:
                     self.dispatch(conn, events)
                 if conn.session.idle:
                     self._busy.discard(conn)
+            if self.central is not None:
+                self.central.tick(now)
             if self.settings.keepalive_check and now >= next_keepalive:
                 next_keepalive = now + keepalive_every
                 self._check_keepalive(now)

@@ -98,6 +98,10 @@ class MqttLink:
         self._writable = asyncio.Event()
         self._writable.set()
         self.blocked = False
+        # packet id -> token of a tracked publish (publish_tracked): `on_confirm(token)` runs
+        # when the broker has it (PUBACK), which is when the outbox may forget it
+        self._tokens: dict[int, int] = {}
+        self.on_confirm: Callable[[int], None] | None = None
         if target.username:
             self._client.set_auth_credentials(target.username, target.password)
         self._client.on_message = self._on_message
@@ -169,8 +173,13 @@ class MqttLink:
         return int(min(self.max_inflight, ids._max - 1) - len(ids._used_ids))
 
     def _send_publish(
-        self, topic: str, payload: bytes, qos: int, retain: bool, props: dict[str, Any]
+        self, topic: str, payload: bytes, qos: int, retain: bool, props: dict[str, Any],
+        token: int | None = None,
     ) -> None:
+        if token is not None and qos == 0:  # nothing will confirm it: written is all there is
+            assert self.on_confirm is not None
+            self.on_confirm(token)
+            token = None
         if props:  # rare (MQTT 5 response topics): gmqtt builds the properties
             self._write_out()
             self._client.publish(topic, payload, qos=qos, retain=retain, **props)
@@ -193,6 +202,8 @@ class MqttLink:
         first = _FIRST_BYTE[qos][retain]
         if qos:
             mid = self._client._package_handler.id_generator.next_id()
+            if token is not None:
+                self._tokens[mid] = token
             packet = b"".join((first, length, name, mid.to_bytes(2, "big"), self._props,
                                payload))
             self._client._persistent_storage.push_message(mid, packet)
@@ -250,6 +261,10 @@ class MqttLink:
             mid = int.from_bytes(packet[:2], "big")
             ids._used_ids.discard(mid)
             stored.remove_message_by_mid(mid)
+            if self._tokens:
+                token = self._tokens.pop(mid, None)
+                if token is not None and self.on_confirm is not None:
+                    self.on_confirm(token)
             if self._backlog:
                 self._flush()
 
@@ -281,6 +296,15 @@ class MqttLink:
             self._writable.clear()
             log.warning("MQTT backlog full: pausing charge point sockets",
                         extra={"backlog": len(self._backlog)})
+
+    def publish_tracked(self, topic: str, payload: bytes, qos: int, retain: bool,
+                        token: int) -> None:
+        """Publish (QoS 1 or 0, no properties) and call `on_confirm(token)` once the broker
+        acknowledged it (QoS 0: once written), after reconnects if need be."""
+        if self.connected and not self._backlog and (qos == 0 or self._room() > 0):
+            self._send_publish(topic, payload, qos, retain, {}, token)
+            return
+        self._backlog.append(("pub", topic, payload, qos, retain, {}, token))
 
     async def wait_writable(self) -> None:
         await self._writable.wait()
@@ -329,13 +353,13 @@ class MqttLink:
             kind = item[0]
             if kind == "pub" and item[3] == 0:
                 backlog.popleft()
-                self._send_publish(item[1], item[2], 0, item[4], item[5])
+                self._send_publish(item[1], item[2], 0, item[4], item[5], *item[6:])
                 continue
             if self._room() <= 0:
                 break
             backlog.popleft()
             if kind == "pub":
-                self._send_publish(item[1], item[2], item[3], item[4], item[5])
+                self._send_publish(item[1], item[2], item[3], item[4], item[5], *item[6:])
             elif kind == "sub":
                 if item[1] not in self._subscribed:  # unsubscribed while waiting
                     item[3].set_result(None)

@@ -59,6 +59,10 @@ class ConnectorState:
     readings_at: str | None = None  # the charge point's timestamp of the latest readings
     limit_a: float | None = None  # the current limit the charge point last accepted
     limit_w: float | None = None  # the power limit the charge point last accepted
+    # 2.x: the raw status of each connector of this EVSE by connectorId (as text); `ocpp_status`
+    # is the EVSE's, derived from them, so a second connector's Unavailable cannot hide the
+    # first one's Occupied (observe.py)
+    connector_statuses: dict[str, str] = field(default_factory=dict)
 
     @property
     def charging(self) -> bool:
@@ -106,6 +110,8 @@ class ChargePointState:
     firmware_status: str | None = None
     diagnostics_status: str | None = None  # 1.6 Diagnostics / 2.x LogStatusNotification
     last_security_event: str | None = None
+    # the gateway's own switch (set_charging_enabled): off answers Authorize/Start with Blocked
+    charging_enabled: bool = True
     connectors: dict[int, ConnectorState] = field(default_factory=dict)
 
     def connector(self, connector_id: int) -> ConnectorState:
