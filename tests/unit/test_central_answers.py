@@ -152,3 +152,12 @@ def test_energy_register_of_a_20_meter_value_list() -> None:
     assert energy_register_wh([{"sampledValue": [
         {"value": 2, "unitOfMeasure": {"unit": "Wh", "multiplier": 3}}]}]) == 2000.0
     assert energy_register_wh("junk") is None
+
+
+def test_the_remote_start_tag_passes_unless_listed_otherwise() -> None:
+    """start_charging sends remote_start_id_tag: the charger's Authorize of it must pass."""
+    tags = IdTags({}, "Invalid", "ocpp-mqtt")
+    assert tags.id_tag_info("OCPP-MQTT", NOW) == {"status": "Accepted"}
+    assert tags.id_token_info("ocpp-mqtt", NOW) == {"status": "Accepted"}
+    listed = IdTags({"ocpp-mqtt": "Blocked"}, "Invalid", "ocpp-mqtt")
+    assert listed.id_tag_info("ocpp-mqtt", NOW) == {"status": "Blocked"}

@@ -55,7 +55,8 @@ class Answerer:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self.id_tags = IdTags(settings.id_tags, settings.unknown_id_tag)
+        self.id_tags = IdTags(settings.id_tags, settings.unknown_id_tag,
+                              settings.remote_start_id_tag)
         self._allowed = set(settings.boot_allowed)
 
     def answer(self, cp: ChargePointState, version: Version, action: str,

@@ -64,9 +64,14 @@ def _parse_time(text: str, tag: str) -> datetime:
 
 
 class IdTags:
-    def __init__(self, tags: dict[str, Any], unknown: str) -> None:
+    def __init__(self, tags: dict[str, Any], unknown: str, remote_start: str | None = None) -> None:
         self.entries = parse_id_tags(tags)
         self.unknown = unknown
+        # The tag the gateway's own start_charging sends must pass when the charger checks it
+        # (Authorize, StartTransaction), or a remote start would be stopped at once; listing
+        # it in id_tags overrides this.
+        if remote_start and remote_start.casefold() not in self.entries:
+            self.entries[remote_start.casefold()] = Entry("Accepted")
 
     def status(self, tag: str | None, now: datetime) -> Entry:
         if tag is None:

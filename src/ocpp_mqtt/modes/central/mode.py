@@ -168,6 +168,7 @@ class Central:
             return False
         del self.states[identity]
         self.store.delete_state(identity)
+        self.limits.forget(identity)
         self._each("removed", cp)
         return True
 
@@ -299,6 +300,7 @@ class Central:
         self.relay.dispatch(conn, [e for e in events if type(e) is not ev.Outcome])
         if answer.error is None and action == "BootNotification":
             self._booted.add(conn)
+            self.limits.forget(conn.identity)  # a rebooted charger may have lost its profiles
         self._took_in(conn, action, request, answer.payload)
         if answer.transaction is not None and self.native:
             record = {"event": answer.transaction_event, "cid": conn.identity,
