@@ -183,6 +183,7 @@ class Gateway:
                 "backlog": link.backlog if link else 0,
             },
             "charge_points": len(self.relay.connections),
+            **({"outbox": self.central.outbox.count} if self.central is not None else {}),
         }
 
     def _announce(self) -> None:

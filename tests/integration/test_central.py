@@ -295,3 +295,23 @@ async def test_trigger_after_a_connect_without_boot(central: Any) -> None:
             asked.append(request[3]["requestedMessage"])
             await ws.send(orjson.dumps([3, request[1], {"status": "Accepted"}]).decode())
         assert asked == ["BootNotification", "StatusNotification"]
+
+
+async def test_remove_charge_point_clears_its_retained_state(central: Any,
+                                                            backend: Backend) -> None:
+    gw = await central()
+    await backend.subscribe(gw.prefix + "#")
+    async with connect(gw.url("RM1"), ["ocpp1.6"]) as ws:
+        await call(ws, "b", "BootNotification", {"chargePointVendor": "V",
+                                                 "chargePointModel": "M"})
+        backend.publish(gw.prefix + "cmd/RM1", {"id": "x", "action": "remove_charge_point"})
+        refused = await backend.wait_for(gw.prefix + "cmd/RM1/result")
+        assert refused["status"] == "invalid" and "not connected" in refused["reason"]
+    await backend.wait_for(gw.prefix + "state/RM1", where=lambda d: d["online"] is False)
+    backend.publish(gw.prefix + "cmd/RM1", {"id": "y", "action": "remove_charge_point"})
+    done = await backend.wait_for(gw.prefix + "cmd/RM1/result")
+    assert done["status"] == "answered"
+    cleared, _ = await backend.wait_raw(gw.prefix + "state/RM1/vendor")
+    while cleared:  # retained field topics are emptied (deleted on the broker)
+        cleared, _ = await backend.wait_raw(gw.prefix + "state/RM1/vendor")
+    assert "RM1" not in gw.gateway.central.states

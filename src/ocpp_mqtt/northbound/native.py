@@ -178,6 +178,13 @@ class NativeProfile:
                         CommandResult(pr.INVALID, "", reason='expected {"action": "<name>", '
                                       '"args": {...}, "id": "<your id>"}'), properties)
             return
+        if body["action"] == "remove_charge_point":  # the gateway's, not the charger's
+            removed = self.hub.remove(identity) if self.hub is not None else False
+            self._reply(identity, body.get("id"), CommandResult(
+                pr.ANSWERED if removed else pr.INVALID, "remove_charge_point",
+                reason="" if removed else "only a known charge point that is not connected "
+                "can be removed"), properties)
+            return
         args = body.get("args", body.get("payload"))
         self._run(identity, body.get("id"), body["action"], args, None, properties)
 

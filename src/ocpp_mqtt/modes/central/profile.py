@@ -91,6 +91,11 @@ class Hub(Protocol):
         ...). Never raises for a bad command: the result says what was wrong."""
 
 
+    def remove(self, identity: str) -> bool:
+        """Forget a charge point that is not connected: its stored state and what every
+        profile published for it. False if it is connected or unknown."""
+
+
 class Profile(Protocol):
     """A northbound state format. Every method is called on the event loop and must not block;
     none may raise (the hub logs and goes on if one does)."""
