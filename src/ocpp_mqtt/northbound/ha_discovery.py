@@ -21,7 +21,7 @@ entities reduced to `{"platform": ...}`, which is how HA removes an entity from 
 config; so a charger whose second connector shows up late moves to the multi layout cleanly,
 whatever HA saw before (HA ignores the removal of an entity it does not have).
 
-Choices (see docs/homeassistant.md):
+Choices (see README, "Home Assistant"):
 - The Energy dashboard reads the meter register (`energy_kwh`, `total_increasing`).
 - Session energy is `total_increasing` too: it only grows during a transaction and falls back
   to 0 at the next, which HA's statistics read as a new meter cycle, the documented meaning.
