@@ -5,7 +5,8 @@ Every call returns the ids whose state changed: 0 for charge-point-level fields 
 connector 0, which holds what a 1.6 charge point reports for itself and the main meter),
 N for connector/EVSE N. `last_seen` alone is not a change: it moves with every frame.
 
-Decisions where OCPP leaves room (README, "How central mode reads what a charge point says", has the full list):
+Decisions where OCPP leaves room (the full list: README, "How central mode reads what a
+charge point says"):
 
 - A field of the wrong type is ignored, but a sampled value with a measurand, phase or location
   of the wrong type is dropped whole: reading it with the defaults would file an L1 value as the
