@@ -261,6 +261,23 @@ class Settings(BaseSettings):
         "", description="mqtt[s]://TOKEN@host[:port] of ThingsBoard ('' = the main broker)"
     )
     thingsboard_device_type: str = Field("default", description="device profile of chargers")
+    thingsboard_ca: Path | None = Field(
+        None, description="CA bundle for an mqtts:// thingsboard_url (default: the system's)"
+    )
+
+    @field_validator("thingsboard_url")
+    @classmethod
+    def _check_thingsboard_url(cls, value: str) -> str:
+        if value:
+            thingsboard_target(value)
+        return value
+
+    @field_validator("thingsboard_device_type")
+    @classmethod
+    def _check_thingsboard_device_type(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must name a ThingsBoard device profile, e.g. default")
+        return value
 
     # ---- logs ----------------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="level")
@@ -508,6 +525,23 @@ def _parse_mqtt(value: str, embedded_listen: str) -> MqttTarget:
         unquote(parts.username) if parts.username else None,
         unquote(parts.password) if parts.password else None,
     )
+
+
+def thingsboard_target(url: str) -> MqttTarget:
+    """ThingsBoard's MQTT endpoint from `mqtt[s]://ACCESS_TOKEN@host[:port]`. The access token is
+    the MQTT username, so it is a secret: errors never repeat the URL."""
+    if url.strip() == "embedded":
+        raise ValueError("the embedded broker cannot be ThingsBoard; give "
+                         "mqtt[s]://ACCESS_TOKEN@host[:port], or leave it empty")
+    try:
+        target = _parse_mqtt(url, "127.0.0.1:1883")
+    except ValueError:
+        raise ValueError("expected mqtt://ACCESS_TOKEN@host[:port] or "
+                         "mqtts://ACCESS_TOKEN@host[:port] (port 0-65535)") from None
+    if not target.username:
+        raise ValueError("no access token: put the ThingsBoard gateway device's token before "
+                         "the host, mqtt://ACCESS_TOKEN@host[:port]")
+    return target
 
 
 def _mask(url: str) -> str:
