@@ -255,6 +255,19 @@ class Settings(BaseSettings):
     ocpp2mqtt_use_station_name: bool = Field(
         True, description="MQTT_USESTATIONNAME: append the identity to the base path"
     )
+    ocpp2mqtt_expected: list[str] = Field(
+        default_factory=list,
+        description="EXPECTED_CHARGE_POINTS: identities published DISCONNECTED at start-up",
+    )
+    ocpp2mqtt_command_retries: int = Field(
+        5, ge=0, le=20,
+        description="OCPP_COMMAND_RETRY_ATTEMPTS: looks for the charge point before a command "
+        "fails as not connected (0 or 1: no waiting)",
+    )
+    ocpp2mqtt_command_retry_delay: float = Field(
+        0.3, gt=0, le=60,
+        description="OCPP_COMMAND_RETRY_BASE_DELAY: first wait between those looks, doubling",
+    )
 
     # ---- ThingsBoard gateway API ---------------------------------------------------------
     thingsboard_url: str = Field(
@@ -356,6 +369,20 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown profile(s) {', '.join(unknown)}; choose from "
                              f"{', '.join(PROFILES)}")
         return list(dict.fromkeys(value))
+
+    @field_validator("ocpp2mqtt_expected", mode="before")
+    @classmethod
+    def _split_identities(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("ocpp2mqtt_basepath")
+    @classmethod
+    def _check_basepath(cls, value: str) -> str:
+        if "+" in value or "#" in value or value.startswith("$") or "\0" in value:
+            raise ValueError(f"{value!r} must not contain + or # nor start with $")
+        return value
 
     @field_validator("state_topic", "cmd_topic", "cmd_result_topic", "set_topic",
                      "transactions_topic")
