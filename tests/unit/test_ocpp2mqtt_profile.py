@@ -159,6 +159,20 @@ async def test_disconnect_reasons(ours: str | None, theirs: str) -> None:
     assert disconnect_reason(ours) == theirs
 
 
+async def test_connected_waits_for_the_command_subscription() -> None:
+    profile, hub = await make()
+    cp = hub.states["CP1"] = ChargePointState("CP1", "CP1")
+    connected(cp, "1.6", "", T0)
+    profile.online(cp)
+    assert hub.published == []  # not before commands can reach it
+    disconnected(cp, "closed by the charge point (code 1000)", T0)
+    profile.offline(cp)
+    while profile._tasks:
+        await asyncio.gather(*profile._tasks)
+    assert "ocpp/CP1/cmd/#" in hub.handlers
+    assert hub.last("ocpp/CP1/state/connection_state") == b"DISCONNECTED"  # not CONNECTED
+
+
 async def test_start_marks_expected_and_known_charge_points_disconnected() -> None:
     settings = load_settings(None, mode="central", profiles="ocpp2mqtt",
                              ocpp2mqtt_basepath="ocpp/", ocpp2mqtt_use_station_name=True,
