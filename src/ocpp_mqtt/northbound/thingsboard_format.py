@@ -245,7 +245,7 @@ def parse_attribute_update(payload: bytes) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
-# ThingsBoard-style camelCase RPC method -> high-level command (see docs/thingsboard.md)
+# ThingsBoard-style camelCase RPC method -> high-level command (README, "ThingsBoard")
 ALIASES = {
     "remoteStart": "start_charging", "startCharging": "start_charging",
     "remoteStop": "stop_charging", "stopCharging": "stop_charging",
