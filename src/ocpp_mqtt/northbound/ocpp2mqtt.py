@@ -28,13 +28,10 @@ from ..modes.central.profile import CommandResult, Hub
 from ..modes.central.state import ChargePointState
 from ..ocppj.identity import escape_topic_level
 from . import ocpp2mqtt_keys as keys
-from .ocpp2mqtt_keys import Pairs
+from .ocpp2mqtt_keys import NOT_CONNECTED, Pairs, error_text, gate
 
 log = logging.getLogger("ocpp_mqtt.ocpp2mqtt")
 
-NOT_CONNECTED = "Charge point websocket is not connected"  # ocpp2mqtt's own words
-_ON = frozenset({"ON", "TRUE", "1", "YES", "Y"})  # ocpp2mqtt's charging_enabled spellings
-_OFF = frozenset({"OFF", "FALSE", "0", "NO", "N"})
 _FLOW = re.compile(r"(?:power_active_import|current_import)(?:_l[123](?:_n)?)?")
 _FIELD = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
@@ -230,7 +227,7 @@ class Ocpp2MqttProfile:
                    args: Any) -> CommandResult | str:
         assert self.hub is not None
         if action == "charging_enabled":
-            enabled = _gate(args)
+            enabled = gate(args)
             if enabled is None:
                 return f"charging_enabled takes ON or OFF; got {args!r}"
             targets = [identity] if identity is not None else self._online()
@@ -282,7 +279,7 @@ class Ocpp2MqttProfile:
             fields["status"] = answer.get("status", "Accepted")
         else:
             fields["status"] = "error"
-            fields["error"] = _error_text(outcome, self.settings.call_timeout)
+            fields["error"] = error_text(outcome, self.settings.call_timeout)
         prefix = f"{base}/cmd_result/"
         shown = {k for k in fields if _FIELD.fullmatch(k)}
         for stale in self._result_fields.get(base, set()) - shown:
@@ -424,35 +421,3 @@ _HANDLERS: dict[str, _Handler] = {
 
 def _int(value: Any) -> int:
     return value if type(value) is int and 0 <= value <= 1000 else 0
-
-
-def _gate(args: Any) -> bool | None:
-    """charging_enabled's argument, read as ocpp2mqtt read it (ON/TRUE/1/YES/Y, a boolean or a
-    number); None for anything else, which ocpp2mqtt silently took for OFF."""
-    if isinstance(args, dict):
-        args = next((args[k] for k in ("enabled", "charging_enabled", "value") if k in args),
-                    None)
-    if isinstance(args, bool):
-        return args
-    if isinstance(args, int | float):
-        return bool(args)
-    if isinstance(args, str):
-        text = args.strip().upper()
-        if text in _ON:
-            return True
-        if text in _OFF:
-            return False
-    return None
-
-
-def _error_text(outcome: CommandResult | str, call_timeout: float) -> str:
-    if isinstance(outcome, str):
-        return outcome
-    if outcome.status == pr.OFFLINE:
-        return NOT_CONNECTED
-    if outcome.status == pr.REJECTED and outcome.error:
-        code, text = outcome.error.get("code", ""), outcome.error.get("description", "")
-        return f"{code}: {text}" if text else str(code)
-    if outcome.status == pr.TIMEOUT:
-        return outcome.reason or f"no answer from the charge point within {call_timeout:g} s"
-    return outcome.reason or outcome.status

@@ -1,4 +1,5 @@
-"""ocpp2mqtt's state keys and payloads, computed from a charge point message. No I/O.
+"""ocpp2mqtt's state keys and payloads computed from a charge point message, and how its command
+arguments and errors read. No I/O.
 
 Key names are ocpp2mqtt's (`charge_point_vendor`, `status`, `energy_active_import_register`,
 ...); where ocpp2mqtt lost data (one meterValue entry only, phases overwriting each other,
@@ -14,8 +15,10 @@ from typing import Any
 
 import orjson
 
+from ..modes.central import profile as pr
 from ..modes.central import readings as rd
 from ..modes.central.command_args import snake
+from ..modes.central.profile import CommandResult
 from ..modes.central.state import ChargePointState
 
 Pairs = list[tuple[str, Any]]
@@ -199,3 +202,42 @@ def disconnect_reason(reason: str | None) -> str:
         if text.startswith(start):
             return value
     return "unexpected_error"
+
+
+# ---- commands -------------------------------------------------------------------------------
+
+NOT_CONNECTED = "Charge point websocket is not connected"  # ocpp2mqtt's own words
+_ON = frozenset({"ON", "TRUE", "1", "YES", "Y"})  # ocpp2mqtt's charging_enabled spellings
+_OFF = frozenset({"OFF", "FALSE", "0", "NO", "N"})
+
+
+def gate(args: Any) -> bool | None:
+    """charging_enabled's argument, read as ocpp2mqtt read it (ON/TRUE/1/YES/Y, a boolean or a
+    number); None for anything else, which ocpp2mqtt silently took for OFF."""
+    if isinstance(args, dict):
+        args = next((args[k] for k in ("enabled", "charging_enabled", "value") if k in args),
+                    None)
+    if isinstance(args, bool):
+        return args
+    if isinstance(args, int | float):
+        return bool(args)
+    if isinstance(args, str):
+        text = args.strip().upper()
+        if text in _ON:
+            return True
+        if text in _OFF:
+            return False
+    return None
+
+
+def error_text(outcome: CommandResult | str, call_timeout: float) -> str:
+    if isinstance(outcome, str):
+        return outcome
+    if outcome.status == pr.OFFLINE:
+        return NOT_CONNECTED
+    if outcome.status == pr.REJECTED and outcome.error:
+        code, text = outcome.error.get("code", ""), outcome.error.get("description", "")
+        return f"{code}: {text}" if text else str(code)
+    if outcome.status == pr.TIMEOUT:
+        return outcome.reason or f"no answer from the charge point within {call_timeout:g} s"
+    return outcome.reason or outcome.status
