@@ -202,6 +202,9 @@ class Settings(BaseSettings):
     remote_start_id_tag: str = Field(
         "ocpp-mqtt", description="idTag of start_charging commands that name none"
     )
+    charging_enabled_default: bool = Field(
+        True, description="the charging switch of a charge point seen for the first time"
+    )
     data_transfer_status: Literal["Accepted", "Rejected", "UnknownMessageId",
                                   "UnknownVendorId"] = Field(
         "UnknownVendorId", description="answer to a charge point's DataTransfer"
@@ -352,10 +355,18 @@ class Settings(BaseSettings):
                              "not empty, not starting with $")
         return value
 
-    @field_validator("profiles", mode="before")
+    @field_validator("profiles", "boot_allowed", "trigger_messages", "limit_purposes",
+                     mode="before")
     @classmethod
     def _split_profiles(cls, value: Any) -> Any:
         if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                import json
+
+                try:
+                    return json.loads(value)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"not a JSON list: {exc}") from exc
             return [v for v in value.replace(",", " ").split() if v]
         return value
 
@@ -391,6 +402,14 @@ class Settings(BaseSettings):
         if not _whole_cid_level(value):
             raise ValueError(f"{value!r} must hold ${{cid}} as a whole topic level and no "
                              "other placeholder, e.g. state/${cid}")
+        return value
+
+    @field_validator("id_tags")
+    @classmethod
+    def _check_id_tags(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from .modes.central.authz import parse_id_tags
+
+        parse_id_tags(value)
         return value
 
     @field_validator("trigger_messages")
@@ -460,6 +479,13 @@ class Settings(BaseSettings):
             if central_only:
                 raise ValueError(f"profile(s) {', '.join(central_only)} need the state of "
                                  "central mode: add --mode central")
+        profiles = self.active_profiles
+        if self.thingsboard_url and "thingsboard" not in profiles:
+            raise ValueError("thingsboard_url is set but the thingsboard profile is off: add "
+                             "thingsboard to profiles (e.g. --profiles emqx,native,thingsboard)")
+        if "homeassistant" in profiles and "native" not in profiles:
+            raise ValueError("profile homeassistant shows the native profile's topics: add "
+                             "native to profiles")
         if self.mqtt_reconnect_max < self.mqtt_reconnect_min:
             raise ValueError(f"mqtt_reconnect_max ({self.mqtt_reconnect_max}) is below "
                              f"mqtt_reconnect_min ({self.mqtt_reconnect_min}); raise it")

@@ -5,20 +5,19 @@ topics they name) and what it would do (press the charge switch, say `online` at
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-import websockets
 from ocpp import v16
 from ocpp.routing import on
 
 from tests.conftest import Backend, Mosquitto
+
+from .ocpp_client import running
 
 WAIT = 5.0
 NOW = "2026-01-01T10:00:00Z"
@@ -38,18 +37,8 @@ class Charger(v16.ChargePoint):  # type: ignore[misc]
         return v16.call_result.RemoteStartTransaction(status="Accepted")
 
 
-@contextlib.asynccontextmanager
-async def charger(url: str, identity: str) -> AsyncIterator[Charger]:
-    ws = await websockets.connect(url, subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-                                  open_timeout=WAIT)
-    cp = Charger(identity, ws, response_timeout=WAIT)
-    reader = asyncio.get_running_loop().create_task(cp.start())
-    try:
-        yield cp
-    finally:
-        await ws.close()
-        reader.cancel()
-        await asyncio.gather(reader, return_exceptions=True)
+def charger(url: str, identity: str) -> Any:
+    return running(Charger, url, identity)
 
 
 @pytest.fixture

@@ -11,23 +11,21 @@ reproduced here, only that the username is the token).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import websockets
 from gmqtt.mqtt.constants import MQTTv311
 from ocpp import v16
 from ocpp.routing import on
 
 from tests.conftest import Backend, Mosquitto
 
+from .ocpp_client import running
 from .tcpproxy import TcpProxy
 
 TOKEN = "A1b2C3d4TOKEN"
@@ -94,18 +92,8 @@ class Cp16(v16.ChargePoint):  # type: ignore[misc]
         return v16.call_result.ChangeConfiguration(status="Rejected")
 
 
-@contextlib.asynccontextmanager
-async def charge_point(gw: Any, identity: str) -> AsyncIterator[Cp16]:
-    ws = await websockets.connect(gw.url(identity), subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-                                  open_timeout=WAIT)
-    cp = Cp16(identity, ws, response_timeout=WAIT)
-    reader = asyncio.get_running_loop().create_task(cp.start())
-    try:
-        yield cp
-    finally:
-        await ws.close()
-        reader.cancel()
-        await asyncio.gather(reader, return_exceptions=True)
+def charge_point(gw: Any, identity: str) -> Any:
+    return running(Cp16, gw.url(identity), identity)
 
 
 async def boot(cp: Cp16) -> None:

@@ -5,16 +5,14 @@ the transaction records and commands."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import websockets
 from ocpp import v16, v201
 from ocpp.routing import on
+
+from tests.integration.ocpp_client import running
 
 from .test_ocpp_rpc import HAS_OCPP_RPC, NODE, of, run_cp, scenario_for
 
@@ -35,23 +33,9 @@ class Cp16(v16.ChargePoint):  # type: ignore[misc]
         return v16.call_result.RemoteStartTransaction(status="Accepted")
 
 
-@contextlib.asynccontextmanager
-async def running(cp_class: type, gw: Any, identity: str, protocol: str) -> AsyncIterator[Any]:
-    ws = await websockets.connect(gw.url(identity), subprotocols=[protocol],  # type: ignore[list-item]
-                                  open_timeout=WAIT)
-    cp = cp_class(identity, ws, response_timeout=WAIT)
-    reader = asyncio.get_running_loop().create_task(cp.start())
-    try:
-        yield cp
-    finally:
-        await ws.close()
-        reader.cancel()
-        await asyncio.gather(reader, return_exceptions=True)
-
-
 async def test_python_ocpp_16_session_and_remote_start(central: Any, backend: Any) -> None:
     await backend.subscribe(central.prefix + "#")
-    async with running(Cp16, central, "PY16", "ocpp1.6") as cp:
+    async with running(Cp16, central.url("PY16"), "PY16") as cp:
         boot = await cp.call(v16.call.BootNotification(charge_point_model="M",
                                                        charge_point_vendor="V"))
         assert boot.status == "Accepted" and boot.current_time.endswith("Z")
@@ -84,7 +68,7 @@ async def test_python_ocpp_16_session_and_remote_start(central: Any, backend: An
 
 async def test_python_ocpp_201_transaction_events(central: Any, backend: Any) -> None:
     await backend.subscribe(central.prefix + "#")
-    async with running(v201.ChargePoint, central, "PY201", "ocpp2.0.1") as cp:
+    async with running(v201.ChargePoint, central.url("PY201"), "PY201", "ocpp2.0.1") as cp:
         boot = await cp.call(v201.call.BootNotification(
             charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"))
         assert boot.status == "Accepted"

@@ -43,7 +43,15 @@ def test_hs02_encoded_slash_stays_inside_the_identity() -> None:
     assert identity_from_path("/ocpp/a%2Fb") == "a/b"
 
 
-@pytest.mark.parametrize("path", ["/ocpp/", "/", ""])
+def test_station_query_when_the_path_names_no_identity() -> None:
+    """ocpp2mqtt bug 1: its chargers may be set up as ws://host:3000/?station=<id>; the last
+    path segment still wins when there is one."""
+    assert identity_from_path("/?station=CP%2F7") == "CP/7"  # decoded, then ID-02 refuses it
+    assert identity_from_path("/ocpp/?a=1&station=GRIZZL-E") == "GRIZZL-E"
+    assert identity_from_path("/ocpp/CP1?station=OTHER") == "CP1"
+
+
+@pytest.mark.parametrize("path", ["/ocpp/", "/", "", "/?station=", "/?stations=CP1"])
 def test_hs02_empty_identity_is_rejected(path: str) -> None:
     with pytest.raises(IdentityError):
         identity_from_path(path)

@@ -456,7 +456,7 @@ def test_bad_thingsboard_url_is_a_config_error_naming_the_key(url: str) -> None:
 
 
 def test_thingsboard_url_accepted_forms() -> None:
-    settings = load_settings(None, mode="central", thingsboard_url="mqtts://s3cr3t@tb.local")
+    settings = load_settings(None, mode="central", profiles="native,thingsboard", thingsboard_url="mqtts://s3cr3t@tb.local")
     assert settings.thingsboard_url == "mqtts://s3cr3t@tb.local"
     with pytest.raises(ConfigError, match="thingsboard_device_type"):
         load_settings(None, mode="central", thingsboard_device_type=" ")
@@ -464,7 +464,7 @@ def test_thingsboard_url_accepted_forms() -> None:
 
 def test_logs_never_show_the_token() -> None:
     profile = ThingsBoardProfile(load_settings(
-        None, mode="central", thingsboard_url="mqtts://s3cr3t@tb.local"))
+        None, mode="central", profiles="thingsboard", thingsboard_url="mqtts://s3cr3t@tb.local"))
     link = profile._new_link()
     assert isinstance(link.target, _TokenTarget)
     assert link.target.username == "s3cr3t" and link.target.port == 8883 and not link.mqtt5

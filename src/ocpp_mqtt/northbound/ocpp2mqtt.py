@@ -9,7 +9,7 @@ working when this gateway replaces it.
 
 P is `ocpp2mqtt_basepath` (MQTT_BASEPATH) with the identity appended, no separator, when
 `ocpp2mqtt_use_station_name` (MQTT_USESTATIONNAME=true); else every charge point shares P.
-What each key holds and which ocpp2mqtt bugs are fixed: docs/ocpp2mqtt.md.
+What each key holds and which ocpp2mqtt bugs are fixed: README, "Replacing ocpp2mqtt".
 """
 
 from __future__ import annotations

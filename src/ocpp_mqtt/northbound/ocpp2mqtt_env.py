@@ -21,8 +21,6 @@ from urllib.parse import quote
 
 import orjson
 
-from ..config import Settings
-
 log = logging.getLogger("ocpp_mqtt.config")
 
 # Variables read by ocpp2mqtt that have no meaning here; a value is reported, never an error.
@@ -58,10 +56,9 @@ def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         # Its BootNotification answer said 10 s: dashboards watching `last_seen` expect it.
         "heartbeat_interval": 10,
     }
-    if "charging_enabled_default" in Settings.model_fields:
-        # ocpp2mqtt's switch was OFF until an automation said ON: a charge point seen for the
-        # first time starts so here too (it is then kept, never reset on reconnect: bug 13)
-        out["charging_enabled_default"] = False
+    # ocpp2mqtt's switch was OFF until an automation said ON: a charge point seen for the
+    # first time starts so here too (it is then kept, never reset on reconnect: bug 13)
+    out["charging_enabled_default"] = False
     out["listen"] = _listen(env)
     out["mqtt"] = _mqtt_url(env)
     transport = env.get("MQTT_TRANSPORT", "tcp").strip().lower()

@@ -4,7 +4,7 @@ arguments and errors read. No I/O.
 Key names are ocpp2mqtt's (`charge_point_vendor`, `status`, `energy_active_import_register`,
 ...); where ocpp2mqtt lost data (one meterValue entry only, phases overwriting each other,
 firmware status overwriting the connector status) the fixes add keys and never rename one.
-docs/ocpp2mqtt.md lists them all.
+the README section "Replacing ocpp2mqtt" lists them all.
 """
 
 from __future__ import annotations

@@ -29,15 +29,21 @@ class IdentityError(ValueError):
 
 
 def identity_from_path(raw_path: str) -> str:
-    """The last path segment, percent-decoded (HS-02).
+    """The last path segment, percent-decoded (HS-02); when the path ends with `/`, the
+    `station` query parameter (ocpp2mqtt's alternative) if there is one.
 
     The path is split *before* decoding, so an encoded `/` (%2F) stays inside the identity, where
     the checks below refuse it (ID-02).
     """
-    path = raw_path.split("?", 1)[0].split("#", 1)[0]
+    path, _, query = raw_path.split("#", 1)[0].partition("?")
     segment = path.rsplit("/", 1)[-1]
     if not segment:
-        raise IdentityError("the URL path must end with the charge point identity")
+        # ocpp2mqtt's alternative, for chargers configured as ws://host:port/?station=<id>
+        station = [v for k, _, v in (p.partition("=") for p in query.split("&"))
+                   if k == "station" and v]
+        if not station:
+            raise IdentityError("the URL path must end with the charge point identity")
+        segment = station[0]
     try:
         return unquote_to_bytes(segment).decode("utf-8")
     except UnicodeDecodeError as exc:

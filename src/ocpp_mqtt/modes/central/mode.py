@@ -112,15 +112,19 @@ class Central:
                       *, connector: int | None = None) -> CommandResult:
         cp = self.states.get(identity)
         conn = self.relay.connections.get(identity)
-        if cp is None or conn is None or conn.detached:
+        online = conn is not None and not conn.detached
+        # the gateway's own switch needs no connection: it holds for the next one too
+        gateway_only = name in ("set_charging_enabled", "charging_enabled")
+        if cp is None or not (online or gateway_only):
             known = "is not connected" if cp is not None else "is unknown to this gateway"
             return CommandResult(pr.OFFLINE, name, reason=f"charge point {identity!r} {known}")
 
         async def call(action: str, payload: dict[str, Any]) -> CommandResult:
             return await self._call(identity, action, payload)
 
+        version = conn.version.value if conn is not None else (cp.version or "1.6")
         try:
-            result = await run_command(name, args, cp=cp, version=conn.version.value,
+            result = await run_command(name, args, cp=cp, version=version,
                                        settings=self.settings, call=call, limits=self.limits,
                                        connector=connector)
         except Exception as exc:  # a command must answer, never take the hub down
@@ -335,7 +339,9 @@ class Central:
     def _state_of(self, conn: Connection) -> ChargePointState:
         cp = self.states.get(conn.identity)
         if cp is None:
-            cp = self.states[conn.identity] = ChargePointState(conn.identity, conn.cid_level)
+            cp = self.states[conn.identity] = ChargePointState(
+                conn.identity, conn.cid_level,
+                charging_enabled=self.settings.charging_enabled_default)
         return cp
 
     def _each(self, method: str, *args: Any) -> None:
