@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import websockets
 from tests.conftest import Backend, Mosquitto
 
 from .tcpproxy import TcpProxy
-from .wsutil import connect, raw_handshake, recv_json
+from .wsutil import connect, raw_handshake, recv_json, until
 
 METER = {"connectorId": 1, "meterValue": [{"timestamp": "2025-01-01T00:00:00Z", "sampledValue": [
     {"value": "1234.5", "measurand": "Energy.Active.Import.Register"}]}]}
@@ -35,20 +35,6 @@ def own_broker(tmp_path: Path) -> Iterator[Mosquitto]:
     if broker.proc is not None:
         broker.proc.send_signal(signal.SIGCONT)
     broker.stop()
-
-
-@pytest.fixture
-async def proxy(mosquitto: Mosquitto) -> AsyncIterator[TcpProxy]:
-    p = await TcpProxy(mosquitto.port).start()
-    yield p
-    await p.close()
-
-
-async def until(condition: Any, timeout: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting: {what}"
-        await asyncio.sleep(0.05)
 
 
 async def probe(port: int, path: str) -> tuple[int, dict[str, Any]]:

@@ -5,32 +5,16 @@ after a restart of the gateway itself (issue 6, point 1)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
 from tests.conftest import Backend, Mosquitto
 
 from .tcpproxy import TcpProxy
 from .test_central import T0, call, meter
-from .wsutil import connect, recv_json
-
-
-@pytest.fixture
-async def proxy(mosquitto: Mosquitto) -> AsyncIterator[TcpProxy]:
-    p = await TcpProxy(mosquitto.port).start()
-    yield p
-    await p.close()
-
-
-async def until(condition: Any, timeout: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting: {what}"
-        await asyncio.sleep(0.05)
+from .wsutil import connect, recv_json, until
 
 
 def central_settings(tmp_path: Path, port: int, **extra: Any) -> dict[str, Any]:

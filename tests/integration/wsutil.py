@@ -117,3 +117,11 @@ async def no_frame(ws: ClientConnection, seconds: float = 0.4) -> None:
     except TimeoutError:
         return
     raise AssertionError(f"expected no reply, got {text!r}")
+
+
+async def until(condition: Any, timeout: float, what: str) -> None:
+    """Poll `condition` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting: {what}"
+        await asyncio.sleep(0.05)
