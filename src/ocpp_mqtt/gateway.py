@@ -214,12 +214,14 @@ class Gateway:
         connected = self.link is not None and self.link.connected
         await self.relay.stop(self.settings.shutdown_timeout if connected else 0.0)
         if self.central is not None:
-            await self.central.stop()
+            await self.central.stop(self.settings.shutdown_timeout if connected else 0.0)
         if self.link is not None:
             if self.link.connected:
                 self.link.publish(self.status_topic, self._status(False), 1, True)
                 await self.link.drain()
             await self.link.disconnect()
+        if self.central is not None:
+            self.central.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -150,7 +150,9 @@ class Central:
                 self.store.save_state(cp)
                 self._each("offline", cp)
 
-    async def stop(self) -> None:
+    async def stop(self, wait: float) -> None:
+        """Stop the profiles, then publish what the outbox holds (at most `wait` seconds:
+        what is left stays on disk for the next run)."""
         for handle in self._tasks:
             handle.cancel()
         for profile in self.profiles:
@@ -158,6 +160,19 @@ class Central:
                 await profile.stop()
             except Exception:
                 log.exception("profile failed to stop", extra={"profile": profile.name})
+        link = self._link
+        deadline = time.monotonic() + wait
+        while self.outbox.count and link is not None and link.connected \
+                and time.monotonic() < deadline:
+            self.outbox.pump()
+            await asyncio.sleep(0.02)
+        if self.outbox.count:
+            log.warning("outbox not empty at stop: published after the next start",
+                        extra={"messages": self.outbox.count})
+
+    def close(self) -> None:
+        """After the MQTT link is gone: no confirmation can come any more."""
+        self.outbox.closed = True
         self.store.close()
 
     def reconnected(self) -> None:

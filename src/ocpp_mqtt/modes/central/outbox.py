@@ -37,6 +37,7 @@ class Outbox:
         self.waiting = self.count  # rows after `handed`: stored, not yet given to the link
         self.dropped = 0
         self._confirmed: list[int] = []
+        self.closed = False  # the store is closed: late confirmations are not recorded
         self._delete_scheduled = False
         if self.count:
             log.info("outbox: messages left from an earlier run will be published first",
@@ -94,6 +95,8 @@ class Outbox:
 
     def _delete(self) -> None:
         self._delete_scheduled = False
+        if self.closed:
+            return
         confirmed, self._confirmed = self._confirmed, []
         self.store.outbox_remove(confirmed)
         self.count = max(0, self.count - len(confirmed))
