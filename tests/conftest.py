@@ -60,8 +60,12 @@ class Mosquitto:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([_mosquitto_binary(), "-c", str(self.conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Its log goes to a file: a pipe nobody reads fills up after a few hundred client
+        # connections, and Mosquitto then blocks on the write and serves no one.
+        self.log = self.conf.with_suffix(".log")
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([_mosquitto_binary(), "-c", str(self.conf)],
+                                         stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -69,7 +73,7 @@ class Mosquitto:
                 return
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start")
+        raise RuntimeError(f"mosquitto did not start: {self.log.read_text()[-2000:]}")
 
     def stop(self) -> None:
         if self.proc is not None:
