@@ -26,7 +26,6 @@ Pairs = list[tuple[str, Any]]
 _BOOT_16 = ("chargePointSerialNumber", "chargeBoxSerialNumber", "firmwareVersion", "iccid",
             "imsi", "meterType", "meterSerialNumber")
 _STATUS_OPTIONAL = ("info", "timestamp", "vendorId", "vendorErrorCode")
-_LINES = ("L1", "L2", "L3")
 
 
 def now_z(now: datetime | None = None) -> str:
@@ -80,14 +79,8 @@ def _combine(measurand: str, phased: list[rd.Sample]) -> float:
         how = "sum"
     else:
         return phased[0].value
-    lines: dict[str, float] = {}
-    for item in phased:
-        line = item.phase[:2] if item.phase in ("L1-N", "L2-N", "L3-N") else item.phase
-        if line in _LINES and (line not in lines or item.phase == line):
-            lines[line] = item.value
-    if not lines:
-        return phased[0].value
-    return round(sum(lines.values()), 6) if how == "sum" else max(lines.values())
+    combined = rd.combine_lines(phased, how)
+    return phased[0].value if combined is None else combined
 
 
 def _entry_keys(samples: list[rd.Sample]) -> dict[str, float]:

@@ -256,6 +256,12 @@ def _combine(samples: list[Sample], how: str) -> float | None:
             return item.value  # a total beats adding up phases
     if how == "first":
         return samples[0].value
+    return combine_lines(samples, how)
+
+
+def combine_lines(samples: list[Sample], how: str) -> float | None:
+    """The sum ("sum") or the highest ("max") of the L1-L3 values (L1-N counts as L1 unless
+    L1 itself was sent); None when no line value is among `samples`."""
     lines: dict[str, float] = {}
     for item in samples:
         line = item.phase[:2] if item.phase in ("L1-N", "L2-N", "L3-N") else item.phase
