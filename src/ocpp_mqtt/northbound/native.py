@@ -186,7 +186,7 @@ class NativeProfile:
                 "can be removed"), properties)
             return
         args = body.get("args", body.get("payload"))
-        self._run(identity, body.get("id"), body["action"], args, None, properties)
+        self._run(identity, body.get("id"), body["action"], args, properties)
 
     def _on_set(self, topic: str, payload: bytes, properties: dict[str, Any]) -> None:
         found = self._identity(self._set, topic)
@@ -210,15 +210,15 @@ class NativeProfile:
             self._reply(identity, f"set/{rest}", CommandResult(pr.INVALID, control,
                         reason=command), properties)
             return
-        self._run(identity, f"set/{rest}", command[0], command[1], None, properties)
+        self._run(identity, f"set/{rest}", command[0], command[1], properties)
 
     def _run(self, identity: str, request_id: Any, name: str, args: Any,
-             connector: int | None, properties: dict[str, Any]) -> None:
+             properties: dict[str, Any]) -> None:
         assert self.hub is not None
         hub = self.hub
 
         async def run() -> None:
-            result = await hub.command(identity, name, args, connector=connector)
+            result = await hub.command(identity, name, args)
             self._reply(identity, request_id, result, properties)
 
         task = asyncio.get_running_loop().create_task(run())
