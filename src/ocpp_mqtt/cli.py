@@ -55,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
                            "--config and an environment variable OCPP_MQTT_<NAME>.")
     serve.add_argument("--config", type=Path, default=None, help="TOML file with settings")
     _add_settings_flags(serve)
+    check = sub.add_parser(
+        "check-config", help="validate the configuration and show the effective settings",
+        description="Load the settings exactly as `serve` would (--config FILE, OCPP_MQTT_* "
+        "variables, flags); print `ok` and a summary (secrets masked) and exit 0, or list "
+        "every problem and exit 2.")
+    check.add_argument("--config", type=Path, default=None, help="TOML file with settings")
+    _add_settings_flags(check)
     return parser
 
 
@@ -77,6 +84,15 @@ def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "check-config":
+        from .check_config import run
+
+        try:
+            cli = _cli_values(args)
+        except ConfigError as exc:
+            print(f"ocpp-mqtt: config error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        return run(args.config, cli)
     try:
         settings = load_settings(args.config, **_cli_values(args))
     except ConfigError as exc:
@@ -84,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     from .logs import setup_logging
 
-    setup_logging(settings.log_level, settings.log_format)
+    setup_logging(settings.log_level, settings.log_format, settings.log_levels)
     return _run(settings)
 
 

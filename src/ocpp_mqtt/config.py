@@ -298,6 +298,49 @@ class Settings(BaseSettings):
     # ---- logs ----------------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="level")
     log_format: Literal["text", "json"] = Field("text", description="log line format")
+    log_levels: str = Field(
+        "", description="levels per component over log_level, e.g. mqtt=debug,ws=warning"
+    )
+    frame_log: list[str] = Field(
+        default_factory=list, description="identities whose frames are logged ('*': all)"
+    )
+    frame_log_file: str = Field(
+        "", description="where frames are logged: '' = stderr, a directory/ or a file"
+    )
+
+    @field_validator("log_levels", mode="before")
+    @classmethod
+    def _check_log_levels(cls, value: Any) -> Any:
+        from .logs import parse_levels
+
+        if isinstance(value, dict):  # a TOML table [log_levels] mqtt = "debug"
+            value = ",".join(f"{k}={v}" for k, v in value.items())
+        if isinstance(value, str):
+            parse_levels(value)
+        return value
+
+    @field_validator("frame_log", mode="before")
+    @classmethod
+    def _split_frame_log(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("frame_log_file")
+    @classmethod
+    def _check_frame_log_file(cls, value: str) -> str:
+        from .framelog import is_directory_target
+
+        if value in ("", "-"):
+            return value
+        path = Path(value)
+        if path.exists() and not path.is_dir() and not os.access(path, os.W_OK):
+            raise ValueError(f"{value!r} is not writable; fix its permissions or choose "
+                             "another file")
+        if not is_directory_target(value) and not path.parent.is_dir():
+            raise ValueError(f"directory {str(path.parent)!r} does not exist; create it or "
+                             "choose another file (or end the path with / for a directory)")
+        return value
 
     @field_validator("versions", mode="before")
     @classmethod
@@ -486,6 +529,9 @@ class Settings(BaseSettings):
         if "homeassistant" in profiles and "native" not in profiles:
             raise ValueError("profile homeassistant shows the native profile's topics: add "
                              "native to profiles")
+        if self.frame_log_file and not self.frame_log:
+            raise ValueError("frame_log_file is set but frame_log names no charge point: set "
+                             "frame_log to identities (comma-separated) or '*' for all")
         if self.mqtt_reconnect_max < self.mqtt_reconnect_min:
             raise ValueError(f"mqtt_reconnect_max ({self.mqtt_reconnect_max}) is below "
                              f"mqtt_reconnect_min ({self.mqtt_reconnect_min}); raise it")
@@ -643,6 +689,16 @@ def describe_validation_error(exc: ValidationError) -> str:
         key = ".".join(str(p) for p in err["loc"]) or "config"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown option; see `ocpp-mqtt serve --help` or README for the valid keys"
+            msg = "unknown option; " + did_you_mean(key) + (
+                "see `ocpp-mqtt serve --help`, README or examples/ocpp-mqtt.toml for the valid "
+                "keys")
         messages.append(f"{key}: {msg}")
     return "; ".join(messages)
+
+
+def did_you_mean(key: str) -> str:
+    """`did you mean `listen`? ` for a misspelt option, or ''."""
+    import difflib
+
+    close = difflib.get_close_matches(key.lower().replace("-", "_"), Settings.model_fields, n=1)
+    return f"did you mean `{close[0]}`? " if close else ""

@@ -24,7 +24,7 @@ from .transport.websocket import Listener
 if TYPE_CHECKING:
     from .modes.central.mode import Central
 
-log = logging.getLogger("ocpp_mqtt")
+log = logging.getLogger("ocpp_mqtt.gateway")
 
 
 class Gateway:
@@ -44,6 +44,7 @@ class Gateway:
         self.broker: EmbeddedBroker | None = None
         self.link: MqttLink | None = None
         self._runner: web.AppRunner | None = None
+        self.listener: Listener | None = None
         self.ws_port = 0
         self.started_at_ms = 0
         self.stopping = False
@@ -100,8 +101,8 @@ class Gateway:
         await self.relay.start(self.link)
         if self.central is not None:
             await self.central.start(self.link)
-        listener = Listener(settings, self.schemas, policy_from(settings), self.relay, self.link,
-                            self)
+        listener = self.listener = Listener(settings, self.schemas, policy_from(settings),
+                                            self.relay, self.link, self)
         app = web.Application()
         app.router.add_get("/{tail:.*}", listener.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)

@@ -56,7 +56,7 @@ def _worker_main(settings: Settings, ready: Connection, parent: int) -> None:
     from .cli import run_gateway
     from .logs import setup_logging
 
-    setup_logging(settings.log_level, settings.log_format)
+    setup_logging(settings.log_level, settings.log_format, settings.log_levels)
     _die_with_parent(parent)
     def on_ready(line: str) -> None:
         ready.send(line)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -52,10 +52,13 @@ class Connection:
         self.close_reason: str | None = None
         self.frames_in = 0
         self.frames_out = 0
+        self.trace: Callable[[str, str], None] | None = None  # the frame log, when it wants us
         self._out: deque[str] = deque()
         self._writing = False
 
     def send(self, text: str) -> None:
+        if self.trace is not None:
+            self.trace("out", text)
         if self._writing or self._out:
             if len(self._out) >= MAX_PENDING_FRAMES:
                 self._overflow()

@@ -11,6 +11,7 @@ import orjson
 from aiohttp import WSMsgType, hdrs, web
 
 from ..config import Settings
+from ..framelog import frame_log_from
 from ..ocppj.identity import escape_topic_level
 from ..ocppj.session import Policy, Session
 from ..ocppj.validation import Schemas
@@ -63,6 +64,8 @@ class Listener:
         self.owner = owner
         self._enabled = settings.enabled_versions
         self._legacy = settings.legacy_version
+        self.frame_log = frame_log_from(settings.frame_log, settings.frame_log_file,
+                                        settings.log_format)
 
     def _probe(self, path: str) -> web.Response:
         """Liveness (`/health`: the process serves) and readiness (`/ready`: charge points are
@@ -130,6 +133,8 @@ class Listener:
             None,
             settings.default_heartbeat_interval,
         )
+        if self.frame_log is not None:
+            conn.trace = self.frame_log.tracer(conn.identity)
         await self._serve(conn)
         return ws
 
@@ -140,8 +145,11 @@ class Listener:
             await self.owner.attach(conn)
             on_text = self.owner.on_text
             flow = self.flow
+            trace = conn.trace
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
+                    if trace is not None:
+                        trace("in", msg.data)
                     on_text(conn, msg.data)
                     if flow.blocked:
                         await flow.wait_writable()

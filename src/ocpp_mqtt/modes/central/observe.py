@@ -37,7 +37,7 @@ from typing import Any
 from . import readings as rd
 from .state import PLUGGED_STATUSES, STATUSES, ChargePointState, ConnectorState
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("ocpp_mqtt.central")
 
 MAX_CONNECTOR_ID = 1000  # no charger has more; a broken one must not create a million
 MAX_EVSE_CONNECTORS = 16
