@@ -16,8 +16,10 @@ from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
@@ -60,6 +62,18 @@ def parse_hostport(value: str, key: str) -> tuple[str, int]:
         raise ValueError(f"expected HOST:PORT with a port 0-65535, got {value!r}")
     host = host.strip("[]") or "0.0.0.0"
     return host, int(port)
+
+
+class _EnvSource(EnvSettingsSource):
+    """Lists may also be given comma-separated in the environment, as on the command line:
+    a value that is not JSON reaches the field's own validator, which splits it or names the
+    key in its error."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        try:
+            return super().decode_complex_value(field_name, field, value)
+        except ValueError:
+            return value
 
 
 class Settings(BaseSettings):
@@ -152,6 +166,16 @@ class Settings(BaseSettings):
     events_topic: str = Field("events/${cid}/${event}", description="connected/disconnected")
     gateway_status_topic: str = Field("gateway/${gateway}/status", description="retained, LWT")
     strict_compat: bool = Field(False, description="emit exactly EMQX's keys, no extras")
+    repeat_actions: list[str] = Field(
+        ["StartTransaction", "StopTransaction", "MeterValues", "TransactionEvent"],
+        description="charge point CALLs published with a MessageKey (and Duplicate when repeated)",
+    )
+    repeat_window: float = Field(
+        600.0, ge=0, description="seconds an instance remembers keys to flag Duplicate (0: off)"
+    )
+    repeat_memory: int = Field(
+        100_000, ge=1, description="most keys remembered for Duplicate flags (oldest go first)"
+    )
     cluster_takeover: bool = Field(
         True, description="close a charge point here when it connects to another instance"
     )
@@ -399,7 +423,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("profiles", "boot_allowed", "trigger_messages", "limit_purposes",
-                     mode="before")
+                     "repeat_actions", mode="before")
     @classmethod
     def _split_profiles(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -453,6 +477,18 @@ class Settings(BaseSettings):
         from .modes.central.authz import parse_id_tags
 
         parse_id_tags(value)
+        return value
+
+    @field_validator("repeat_actions")
+    @classmethod
+    def _check_repeat_actions(cls, value: list[str]) -> list[str]:
+        from .ocppj.actions import CP_INITIATED
+
+        known = frozenset().union(*CP_INITIATED.values())
+        wrong = [v for v in value if v not in known]
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)}: not an action charge points send (names "
+                             "as in OCPP, e.g. MeterValues)")
         return value
 
     @field_validator("trigger_messages")
@@ -576,7 +612,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = InitSettingsSource(settings_cls, init_kwargs=_TOML_VALUES.copy())
-        return (init_settings, env_settings, toml)
+        return (init_settings, _EnvSource(settings_cls), toml)
 
     # ---- derived values ------------------------------------------------------------------
     @property

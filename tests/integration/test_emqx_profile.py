@@ -133,3 +133,38 @@ async def test_twenty_results_each_in_own_frame(gateway: Any, backend: Any) -> N
                 "Payload": {"currentTime": "2024-01-01T00:00:00Z"}})
         for i in range(20):
             assert await recv_json(ws) == [3, f"h{i}", {"currentTime": "2024-01-01T00:00:00Z"}]
+
+
+START16 = ('{"connectorId":1,"idTag":"TAG1","meterStart":100,'
+           '"timestamp":"2026-11-21T10:00:00Z"}')
+
+
+async def test_repeated_transaction_message_keyed_and_flagged(make_gateway: Any,
+                                                              backend: Any) -> None:
+    """A StartTransaction sent again under a new id (its answer was lost) carries the same
+    MessageKey and Duplicate: true; a message outside repeat_actions carries no key."""
+    gw = await make_gateway()
+    await backend.subscribe(gw.prefix + "cp/#")
+    async with connect(gw.url("R1"), ["ocpp1.6"]) as ws:
+        await ws.send(f'[2,"s1","StartTransaction",{START16}]')
+        first = await backend.wait_for(gw.prefix + "cp/R1")
+    async with connect(gw.url("R1"), ["ocpp1.6"]) as ws:  # reconnected, same message again
+        reordered = orjson.dumps(dict(reversed(list(orjson.loads(START16).items())))).decode()
+        await ws.send(f'[2,"s2","StartTransaction",{reordered}]')
+        again = await backend.wait_for(gw.prefix + "cp/R1")
+        await ws.send('[2,"h1","Heartbeat",{}]')
+        heartbeat = await backend.wait_for(gw.prefix + "cp/R1")
+    assert first["UniqueId"] == "s1" and "Duplicate" not in first
+    assert len(first["MessageKey"]) == 24
+    assert again["UniqueId"] == "s2" and again["MessageKey"] == first["MessageKey"]
+    assert again["Duplicate"] is True and again["FirstSeenAt"] <= again["ReceivedAt"]
+    assert "MessageKey" not in heartbeat
+
+
+async def test_strict_compat_has_no_message_key(make_gateway: Any, backend: Any) -> None:
+    gw = await make_gateway(strict_compat=True)
+    await backend.subscribe(gw.prefix + "cp/#")
+    async with connect(gw.url("R2"), ["ocpp1.6"]) as ws:
+        await ws.send(f'[2,"s1","StartTransaction",{START16}]')
+        call = await backend.wait_for(gw.prefix + "cp/R2")
+    assert set(call) == {"MessageTypeId", "UniqueId", "Action", "Payload"}

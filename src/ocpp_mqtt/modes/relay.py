@@ -25,6 +25,7 @@ from ..ocppj.versions import CALL, CALLRESULT
 from ..transport.connection import Connection
 from .central.calls import LocalCall
 from .fleet import RESPONDER, Fleet
+from .repeats import Repeats
 from .topics import TopicPlan, Topics
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ class Relay:
         self.link: MqttLink | None = None
         self.strict = settings.strict_compat
         self.qos = settings.qos
+        self.repeats = Repeats(settings.repeat_actions, settings.repeat_window,
+                               settings.repeat_memory)
         self.connections: dict[str, Connection] = {}
         self._by_topic: dict[str, Connection] = {}
         self._busy: set[Connection] = set()
@@ -326,7 +329,7 @@ class Relay:
                 return
             topic = self._topic(conn, topics.overrides.get(call.action, topics.upstream),
                                 call.action, call.unique_id, call.message_type)
-            link.publish(topic, emqx.encode_call(call, now_ms, self.strict), self.qos)
+            link.publish(topic, self.encode_call(conn, call, now_ms), self.qos)
         elif type(getattr(event, "ctx", None)) is LocalCall:
             event.ctx.resolve(event)  # type: ignore[union-attr]  # the gateway's own CALL
         elif kind is ev.Outcome:
@@ -349,6 +352,12 @@ class Relay:
                 "cid": conn.identity, "id": problem.unique_id})
         elif kind is ev.KeepaliveChanged:
             conn.keepalive = event.interval  # type: ignore[union-attr]
+
+    def encode_call(self, conn: Connection, call: ev.UpCall, now_ms: int) -> bytes:
+        """The EMQX envelope of a charge point CALL, keyed when it is a transaction message."""
+        extra = b"" if self.strict else self.repeats.mark(conn.identity, call.action,
+                                                          call.payload, now_ms)
+        return emqx.encode_call(call, now_ms, self.strict, extra)
 
     @staticmethod
     def _topic(conn: Connection, topic: str | emqx.Template, action: str, unique_id: str,

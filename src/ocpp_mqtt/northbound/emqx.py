@@ -124,10 +124,11 @@ def _q(text: str) -> bytes:
     return orjson.dumps(text)
 
 
-def encode_call(event: ev.UpCall, received_ms: int, strict: bool) -> bytes:
+def encode_call(event: ev.UpCall, received_ms: int, strict: bool, extra: bytes = b"") -> bytes:
+    """`extra`: more keys, already encoded with their leading comma (left out when strict)."""
     head = b'{"MessageTypeId":%d,"UniqueId":%b,"Action":%b,"Payload":' % (
         event.message_type, _q(event.unique_id), _q(event.action))
-    tail = b"}" if strict else b',"ReceivedAt":%d}' % received_ms
+    tail = b"}" if strict else b',"ReceivedAt":%d%b}' % (received_ms, extra)
     return head + event.raw_payload.encode() + tail
 
 

@@ -235,7 +235,7 @@ class Central:
             topics = conn.topics
             topic = self.relay._topic(conn, topics.overrides.get(call.action, topics.upstream),
                                       call.action, call.unique_id, call.message_type)
-            body = emqx.encode_call(call, int(time.time() * 1000), self.relay.strict)
+            body = self.relay.encode_call(conn, call, int(time.time() * 1000))
             if local:  # acknowledged by us: must reach MQTT whatever happens (outbox)
                 if self.outbox.full:
                     self._refuse(conn, call, "the gateway's outbox is full (MQTT unreachable "
