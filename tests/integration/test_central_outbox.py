@@ -99,3 +99,26 @@ async def test_full_outbox_refuses_so_the_charge_point_keeps_its_message(
         refused = await call(ws, "over", "Heartbeat", {})
         assert refused[0] == 4 and refused[2] == "InternalError"
         assert "outbox is full" in refused[3]
+
+
+async def test_repeat_after_a_restart_is_flagged_duplicate(
+        make_gateway: Any, mosquitto: Mosquitto, backend: Backend, tmp_path: Path) -> None:
+    """Central mode keeps the MessageKeys it published in its store: a StopTransaction the
+    charge point sends again to the restarted gateway (it never saw the first answer) is
+    published with Duplicate: true and the first copy's key and time."""
+    settings = central_settings(tmp_path, mosquitto.port, profiles=["emqx"])
+    first = await make_gateway(**settings)
+    prefix = first.prefix
+    await backend.subscribe(prefix + "cp/DK1")
+    stop = {"transactionId": 5, "meterStop": 300, "timestamp": T0, "reason": "EVDisconnected"}
+    async with connect(first.url("DK1"), ["ocpp1.6"]) as ws:
+        assert (await call(ws, "t2", "StopTransaction", stop))[0] == 3
+    original = await backend.wait_for(prefix + "cp/DK1")
+    await first.gateway.stop()
+    second = await make_gateway(**settings, prefix=prefix)
+    async with connect(second.url("DK1"), ["ocpp1.6"]) as ws:
+        assert (await call(ws, "t2-again", "StopTransaction", stop))[0] == 3
+    again = await backend.wait_for(prefix + "cp/DK1")
+    assert "Duplicate" not in original
+    assert again["MessageKey"] == original["MessageKey"]
+    assert again["Duplicate"] is True and again["FirstSeenAt"] == original["ReceivedAt"]

@@ -134,13 +134,18 @@ class TxBackend:
     """Answers every charge point CALL on `{prefix}cp/+` and records the sequence numbers
     that reached MQTT. Its session outlives broker restarts (the broker persists it)."""
 
-    def __init__(self, port: int, prefix: str) -> None:
+    def __init__(self, port: int, prefix: str, answer: bool = True) -> None:
         self.port = port
         self.prefix = prefix
+        self.answer = answer  # False: the gateway answers (central mode); only count
         self.client = Client(f"soak-backend-{os.getpid()}-{random.randrange(1 << 30)}",
                              clean_session=False, session_expiry_interval=3600)
         self.client.on_message = self._on_message
         self.received: Counter[tuple[str, int]] = Counter()
+        self.keys: dict[tuple[str, int], set[str]] = {}  # the MessageKeys of each message
+        self.marked = 0  # copies that arrived with Duplicate: true
+        self.possible = 0  # with PossibleDuplicate: true (re-sent from the outbox after a crash)
+        self.unmarked: Counter[tuple[str, int]] = Counter()  # copies without any mark
         self.dup_flagged = 0
         self.publish_errors = 0
         self.tx_ids = itertools.count(1)
@@ -167,8 +172,16 @@ class TxBackend:
                "MeterValues": lambda d: int(d["meterValue"][0]["sampledValue"][0]["value"]),
                }[action](data)
         self.received[(cid, seq)] += 1
+        self.keys.setdefault((cid, seq), set()).add(body.get("MessageKey", "none"))
+        self.marked += body.get("Duplicate") is True
+        self.possible += body.get("PossibleDuplicate") is True
+        marked = body.get("Duplicate") is True or body.get("PossibleDuplicate") is True
         if properties.get("dup"):
             self.dup_flagged += 1
+        if not marked and not properties.get("dup"):
+            self.unmarked[(cid, seq)] += 1
+        if not self.answer:
+            return 0
         result: dict[str, Any] = {}
         if action == "StartTransaction":
             result = {"transactionId": next(self.tx_ids), "idTagInfo": {"status": "Accepted"}}

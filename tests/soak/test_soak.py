@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -56,15 +57,17 @@ class Rig:
 
 
 @contextlib.asynccontextmanager
-async def rig(tmp_path: Path, prefix: str) -> AsyncIterator[Rig]:
-    """A persistent Mosquitto, two gateway processes on `prefix`, the answering backend; all
-    stopped (and the charge points cancelled) on the way out."""
+async def rig(tmp_path: Path, prefix: str, instances: int = 2, *extra: str,
+              answer: bool = True) -> AsyncIterator[Rig]:
+    """A persistent Mosquitto, gateway processes on `prefix`, the backend (answering, unless
+    the gateways answer themselves); all stopped (and the charge points cancelled) on the way
+    out."""
     broker = persistent_broker(tmp_path)
     broker.start()
-    ports = [free_port(), free_port()]
+    ports = [free_port() for _ in range(instances)]
     gateways = [GatewayProcess(port, broker.port, prefix, f"{prefix[:-1]}-{i}",
-                               tmp_path / f"gw{i}.log") for i, port in enumerate(ports)]
-    setup = Rig(broker, ports, gateways, TxBackend(broker.port, prefix))
+                               tmp_path / f"gw{i}.log", *extra) for i, port in enumerate(ports)]
+    setup = Rig(broker, ports, gateways, TxBackend(broker.port, prefix, answer))
     try:
         for gateway in gateways:
             await gateway.start()
@@ -79,6 +82,14 @@ async def rig(tmp_path: Path, prefix: str) -> AsyncIterator[Rig]:
             gateway.kill()
         await setup.backend.close()
         broker.stop()
+
+
+def assert_repeats_marked(backend: TxBackend) -> None:
+    """Every copy of a message carries the same MessageKey, so a backend can drop repeats."""
+    unkeyed = {k: keys for k, keys in backend.keys.items() if len(keys) != 1 or "none" in keys}
+    assert not unkeyed, f"copies without one shared MessageKey: {list(unkeyed.items())[:5]}"
+    repeats = sum(count - 1 for count in backend.received.values())
+    assert backend.marked <= repeats, "more copies flagged Duplicate than there are repeats"
 
 
 def report(name: str, **figures: Any) -> None:
@@ -112,16 +123,82 @@ async def test_no_transaction_message_lost_across_gateway_and_broker_restarts(
         repeats = sum(count - 1 for count in received.values())
         report("transactions", charge_points=n_cp, seconds=round(time.monotonic() - started),
                frames_sent=tally.sent, answered=len(tally.acked), reached_mqtt=len(received),
-               lost=len(lost), repeats=repeats, dup_flagged=backend.dup_flagged,
-               reconnects=tally.reconnects, errors=dict(tally.errors.most_common(6)),
+               lost=len(lost), repeats=repeats, marked_duplicate=backend.marked,
+               dup_flagged=backend.dup_flagged, reconnects=tally.reconnects,
+               errors=dict(tally.errors.most_common(6)),
                backend_publish_errors=backend.publish_errors)
         assert tally.acked, "no transaction message was answered at all"
         assert not lost, f"{len(lost)} answered messages never reached MQTT: {lost[:10]}"
+        assert_repeats_marked(backend)
         # every repeat is a message the charge point sent again because its answer was lost,
         # or one the broker delivered again to the backend (flagged DUP)
         assert repeats <= tally.sent - len(tally.acked) + backend.dup_flagged
         for gateway in gateways:
             assert gateway.stop() == 0
+
+
+async def test_central_mode_loses_nothing_it_answered_across_restarts(
+        tmp_path: Path, soak_long: bool) -> None:
+    """Central mode answers transaction messages itself, so what it answered must reach MQTT
+    through its on-disk outbox even when the broker is down or the gateway is killed between
+    the answer and the PUBACK."""
+    n_cp, phase = (1000, 20.0) if soak_long else (40, 3.0)
+    rounds = 3 if soak_long else 1
+    store = tmp_path / "central.sqlite3"
+    async with rig(tmp_path, "csoak/", 1, "--mode", "central", "--store", str(store),
+                   "--unknown-id-tag", "Accepted", "--profiles", "emqx",
+                   answer=False) as r:
+        broker, gateway, backend, tally = r.broker, r.gateways[0], r.backend, r.tally
+        r.run([ChargePoint(f"C{i}", r.ports, tally) for i in range(n_cp)])
+        started = time.monotonic()
+        outbox_peak = 0
+        for _ in range(rounds):
+            await asyncio.sleep(phase)
+            broker.stop()  # the gateway keeps answering; its outbox fills
+            await asyncio.sleep(phase)
+            outbox_peak = max(outbox_peak, await outbox_rows(store))
+            gateway.kill()  # with the broker still down: the outbox is all there is
+            await asyncio.sleep(1.0)
+            broker.start()
+            await gateway.start()
+            await asyncio.sleep(phase)
+            gateway.kill()  # and once more while it runs normally
+            await asyncio.sleep(0.5)
+            await gateway.start()
+            await asyncio.sleep(phase)
+        r.generate.clear()
+        _, pending = await asyncio.wait(r.tasks, timeout=120 if soak_long else 45)
+        assert not pending, f"{len(pending)} charge points still have unanswered messages"
+        for _ in range(50):  # the outbox drains after the last restart
+            if await outbox_rows(store) == 0:
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(0.5)
+        received = backend.received
+        lost = sorted(key for key in tally.acked if key not in received)
+        repeats = sum(count - 1 for count in received.values())
+        report("central", charge_points=n_cp, seconds=round(time.monotonic() - started),
+               frames_sent=tally.sent, answered=len(tally.acked), reached_mqtt=len(received),
+               lost=len(lost), repeats=repeats, marked_duplicate=backend.marked,
+               possible_duplicate=backend.possible, outbox_peak=outbox_peak, reconnects=tally.reconnects,
+               errors=dict(tally.errors.most_common(6)))
+        assert outbox_peak > 0, "the broker outage never reached the outbox"
+        assert tally.acked, "no transaction message was answered at all"
+        assert not lost, f"{len(lost)} answered messages never reached MQTT: {lost[:10]}"
+        assert_repeats_marked(backend)
+        # central mode also flags them: of each message at most one copy arrives unmarked
+        twice_unmarked = {k: n for k, n in backend.unmarked.items() if n > 1}
+        assert not twice_unmarked, f"repeats without a mark: {list(twice_unmarked.items())[:5]}"
+        assert await outbox_rows(store) == 0
+        assert gateway.stop() == 0
+
+
+async def outbox_rows(store: Path) -> int:
+    def count() -> int:
+        with contextlib.closing(sqlite3.connect(store, timeout=5)) as db:
+            return int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
+
+    return await asyncio.to_thread(count)
 
 
 async def test_commands_exactly_once_while_charge_points_move_between_instances(

@@ -214,5 +214,5 @@ def test_broker_outage_policy_is_named_on_a_bad_value() -> None:
 def test_repeat_actions_from_env_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OCPP_MQTT_REPEAT_ACTIONS", "StopTransaction, TransactionEvent")
     assert load_settings(None).repeat_actions == ["StopTransaction", "TransactionEvent"]
-    with pytest.raises(ConfigError, match="repeat_actions.*Metervalues: not an action"):
+    with pytest.raises(ConfigError, match=r"repeat_actions.*Metervalues: not an action"):
         load_settings(None, repeat_actions="Metervalues")

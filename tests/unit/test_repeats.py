@@ -57,3 +57,16 @@ def test_window_zero_keeps_keys_without_flags() -> None:
     a = keys(repeats.mark("CP1", "MeterValues", METER, now_ms=1))
     b = keys(repeats.mark("CP1", "MeterValues", METER, now_ms=2))
     assert a == b and set(a) == {"MessageKey"} and len(repeats) == 0
+
+
+def test_keys_loaded_from_a_store_flag_repeats_and_new_keys_are_reported() -> None:
+    stored: list[tuple[str, int]] = []
+    repeats = Repeats(list(TRANSACTION_ACTIONS), window=60, capacity=2)
+    old = message_key("CP1", "StopTransaction", {"meterStop": 1})
+    repeats.load([("k0", 1), ("k1", 2), (old, 3)])  # capacity 2 keeps the newest
+    assert len(repeats) == 2
+    repeats.on_new = lambda key, ms: stored.append((key, ms))
+    again = keys(repeats.mark("CP1", "StopTransaction", {"meterStop": 1}, now_ms=10))
+    assert again["Duplicate"] is True and again["FirstSeenAt"] == 3 and not stored
+    fresh = keys(repeats.mark("CP1", "StopTransaction", {"meterStop": 2}, now_ms=11))
+    assert stored == [(fresh["MessageKey"], 11)]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -24,13 +25,10 @@ TRANSACTION_ACTIONS = ("StartTransaction", "StopTransaction", "MeterValues", "Tr
 
 
 def message_key(identity: str, action: str, payload: dict[str, Any]) -> str:
-    digest = hashlib.blake2b(digest_size=12)
-    digest.update(identity.encode("utf-8", "surrogatepass"))
-    digest.update(b"\0")
-    digest.update(action.encode())
-    digest.update(b"\0")
-    digest.update(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
-    return digest.hexdigest()
+    # sha256: hardware-accelerated on current CPUs, faster here than blake2b or md5
+    text = b"%b\0%b\0%b" % (identity.encode("utf-8", "surrogatepass"), action.encode(),
+                             orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
+    return hashlib.sha256(text).hexdigest()[:24]
 
 
 class Repeats:
@@ -42,6 +40,15 @@ class Repeats:
         self.window_ms = int(window * 1000)
         self.capacity = capacity
         self._seen: OrderedDict[str, int] = OrderedDict()
+        # central mode keeps the keys in its store too, so repeats after a restart are flagged
+        self.on_new: Callable[[str, int], None] | None = None
+
+    def load(self, keys: list[tuple[str, int]]) -> None:
+        """Keys remembered elsewhere (key, first seen ms), oldest first."""
+        for key, first in keys:
+            self._seen[key] = first
+        while len(self._seen) > self.capacity:
+            self._seen.popitem(last=False)
 
     def mark(self, identity: str, action: str, payload: dict[str, Any],
              now_ms: int | None = None) -> bytes:
@@ -57,6 +64,8 @@ class Repeats:
         if first is not None:
             return extra + b',"Duplicate":true,"FirstSeenAt":%d' % first
         self._seen[key] = now
+        if self.on_new is not None:
+            self.on_new(key, now)
         if len(self._seen) > self.capacity:
             self._seen.popitem(last=False)
         return extra

@@ -85,6 +85,7 @@ class Central:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._link: MqttLink | None = None
         self._state_publisher: StatePublisher | None = None
+        self._keys_forgotten_at = 0.0
         self._transactions = emqx.Template(settings.prefix, settings.transactions_topic)
         self._status_topic = emqx.Template(settings.prefix, settings.gateway_status_topic).render(
             gateway=settings.gateway_id)
@@ -140,6 +141,7 @@ class Central:
         self._link = link
         self._state_publisher = StatePublisher(link)
         self.outbox.attach(link)
+        self._remember_keys()
         for profile in self.profiles:
             await profile.start(self)
         # What a crash left behind: charge points the store says are online are not (yet).
@@ -149,6 +151,23 @@ class Central:
                 disconnected(cp, "gateway restarted", now)
                 self.store.save_state(cp)
                 self._each("offline", cp)
+
+    def _remember_keys(self) -> None:
+        """Repeats of what an earlier run published get their Duplicate flag too."""
+        repeats = self.relay.repeats
+        if not repeats.window_ms or not repeats.actions:
+            return
+        since = int(time.time() * 1000) - repeats.window_ms
+        self.store.seen_forget(since)
+        repeats.load(self.store.seen_since(since, repeats.capacity))
+        repeats.on_new = self._key_seen
+        self._keys_forgotten_at = time.monotonic()
+
+    def _key_seen(self, key: str, first_ms: int) -> None:
+        self.store.seen_add(key, first_ms)
+        if time.monotonic() - self._keys_forgotten_at > 60:
+            self._keys_forgotten_at = time.monotonic()
+            self.store.seen_forget(first_ms - self.relay.repeats.window_ms)
 
     async def stop(self, wait: float) -> None:
         """Stop the profiles, then publish what the outbox holds (at most `wait` seconds:

@@ -5,7 +5,11 @@ the broker is reachable. Each message that must not be lost is written to SQLite
 charge point gets its answer, handed to the MQTT link when the link can take it, and deleted
 when the broker acknowledged it (PUBACK). Rows left by a crash or a broker outage are published
 first, in their original order, when the link is (back) up. Delivery is at least once: a
-message whose PUBACK was lost with a crash is published again after the restart.
+message whose PUBACK was lost with a crash is published again after the restart. So that a
+backend can tell, the store keeps a mark at or above the last row handed to the link (written
+once per `MARK_AHEAD` rows), and a keyed transaction message (modes/repeats.py) left by an
+earlier run at or below that mark is published with `"PossibleDuplicate":true`; rows stored
+while the broker was away and never handed over go out unmarked.
 
 Bounded by `outbox_max` rows. When it is full, `refuse` (the default) makes the gateway answer
 charge point messages with a CALLERROR so the charger keeps them (it retries later, LC-01);
@@ -24,6 +28,7 @@ log = logging.getLogger("ocpp_mqtt.outbox")
 
 PAGE = 500  # rows read from disk at a time when catching up
 CATCH_UP_BACKLOG = 2_000  # stop handing rows to the link while its own backlog is this long
+MARK_AHEAD = 64  # rows handed to the link per write of the "handed" mark
 
 
 class Outbox:
@@ -33,6 +38,9 @@ class Outbox:
         self.overflow = overflow
         self.link: MqttLink | None = None
         self.count = store.outbox_count()
+        self._mark = store.meta_get("outbox_handed")
+        # rows up to this seq may have been published by an earlier run
+        self.carried = min(store.outbox_last(), self._mark)
         self.handed = 0  # rows up to this seq are with the link (or confirmed)
         self.waiting = self.count  # rows after `handed`: stored, not yet given to the link
         self.dropped = 0
@@ -67,7 +75,7 @@ class Outbox:
         link = self.link
         if link is not None and link.connected and not self.waiting:
             self.handed = seq
-            link.publish_tracked(topic, payload, qos, retain, seq)
+            self._hand(link, topic, payload, qos, retain, seq)
             return
         self.waiting += 1
         self.pump()
@@ -85,7 +93,16 @@ class Outbox:
             for seq, topic, payload, qos, retain in rows:
                 self.handed = seq
                 self.waiting -= 1
-                link.publish_tracked(topic, payload, qos, retain, seq)
+                if seq <= self.carried:
+                    payload = possible_duplicate(payload)
+                self._hand(link, topic, payload, qos, retain, seq)
+
+    def _hand(self, link: MqttLink, topic: str, payload: bytes, qos: int, retain: bool,
+              seq: int) -> None:
+        if seq > self._mark:  # on disk before the row can reach the broker
+            self._mark = seq + MARK_AHEAD
+            self.store.meta_set("outbox_handed", self._mark)
+        link.publish_tracked(topic, payload, qos, retain, seq)
 
     def _confirm(self, seq: int) -> None:
         self._confirmed.append(seq)
@@ -102,3 +119,10 @@ class Outbox:
         self.count = max(0, self.count - len(confirmed))
         if self.link is not None and self.link.backlog < CATCH_UP_BACKLOG // 2:
             self.pump()
+
+
+def possible_duplicate(payload: bytes) -> bytes:
+    """An earlier run may have published this message before it died: say so on keyed ones."""
+    if payload.endswith(b"}") and b'"MessageKey":"' in payload and b'"Duplicate"' not in payload:
+        return payload[:-1] + b',"PossibleDuplicate":true}'
+    return payload

@@ -1,4 +1,5 @@
-"""Central mode's one SQLite file: transactions, charge point state, and the outbox.
+"""Central mode's one SQLite file: transactions, charge point state, the outbox and the keys
+of recent transaction messages.
 
 SQLite runs in WAL mode with `synchronous=NORMAL`: a commit is durable against a crash of the
 gateway process (the data is in the OS before the charge point is answered) but not against a
@@ -38,6 +39,15 @@ CREATE TABLE IF NOT EXISTS charge_points (
     state   BLOB NOT NULL,         -- ChargePointState.to_json()
     updated REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS seen (  -- MessageKeys published, to flag repeats after a restart
+    key      TEXT PRIMARY KEY,
+    first_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS seen_first ON seen (first_ms);
 CREATE TABLE IF NOT EXISTS outbox (
     seq     INTEGER PRIMARY KEY AUTOINCREMENT,
     topic   TEXT NOT NULL,
@@ -215,5 +225,32 @@ class Store:
         return int(self.db.execute("SELECT COUNT(*) FROM outbox WHERE seq > ?",
                                    (seq,)).fetchone()[0])
 
+    def meta_get(self, name: str) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE name=?", (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def meta_set(self, name: str, value: int) -> None:
+        self.db.execute("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) "
+                        "DO UPDATE SET value=excluded.value", (name, value))
+
+    def outbox_last(self) -> int:
+        return int(self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetchone()[0])
+
     def outbox_count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    # ---- keys of published transaction messages (modes/repeats.py) -----------------------
+
+    def seen_add(self, key: str, first_ms: int) -> None:
+        self.db.execute("INSERT OR IGNORE INTO seen (key, first_ms) VALUES (?, ?)",
+                        (key, first_ms))
+
+    def seen_since(self, first_ms: int, limit: int) -> list[tuple[str, int]]:
+        """The newest `limit` keys first seen at or after `first_ms`, oldest first."""
+        rows = self.db.execute(
+            "SELECT key, first_ms FROM (SELECT key, first_ms FROM seen WHERE first_ms >= ? "
+            "ORDER BY first_ms DESC LIMIT ?) ORDER BY first_ms", (first_ms, limit)).fetchall()
+        return [(str(k), int(ms)) for k, ms in rows]
+
+    def seen_forget(self, before_ms: int) -> int:
+        return self.db.execute("DELETE FROM seen WHERE first_ms < ?", (before_ms,)).rowcount
