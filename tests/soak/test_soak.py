@@ -180,7 +180,8 @@ async def test_central_mode_loses_nothing_it_answered_across_restarts(
         report("central", charge_points=n_cp, seconds=round(time.monotonic() - started),
                frames_sent=tally.sent, answered=len(tally.acked), reached_mqtt=len(received),
                lost=len(lost), repeats=repeats, marked_duplicate=backend.marked,
-               possible_duplicate=backend.possible, outbox_peak=outbox_peak, reconnects=tally.reconnects,
+               possible_duplicate=backend.possible, outbox_peak=outbox_peak,
+               reconnects=tally.reconnects,
                errors=dict(tally.errors.most_common(6)))
         assert outbox_peak > 0, "the broker outage never reached the outbox"
         assert tally.acked, "no transaction message was answered at all"
