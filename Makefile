@@ -1,5 +1,6 @@
 # `make run`  - create .venv, install, start the gateway with its embedded broker
-# `make test` - create .venv, install test tools (Mosquitto, node packages), lint, type-check, test
+# `make test` - create .venv, install test tools (Mosquitto, node packages), lint, type-check,
+#               build the wheel (dist/), test
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -49,7 +50,9 @@ typecheck: test-deps
 pytest: test-deps
 	$(BIN)/pytest -q $(ARGS)
 
-test: lint typecheck pytest
+# The wheel is built before the tests: tests/integration/test_packaging.py checks dist/'s wheel
+# (contents, install into a fresh venv) rather than building its own.
+test: lint typecheck wheel pytest
 
 # The soak tests' long form: 1,000 charge points, faults repeated (a few minutes).
 soak: test-deps
@@ -59,6 +62,7 @@ bench: test-deps
 	$(BIN)/python bench/run.py $(ARGS)
 
 wheel: $(BIN)/python
+	rm -f dist/ocpp_mqtt-*.whl
 	$(BIN)/pip wheel -q --no-deps -w dist .
 
 clean:

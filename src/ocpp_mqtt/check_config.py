@@ -5,6 +5,7 @@ where the value came from, the value, what is wrong and how to fix it. Secrets n
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -75,6 +76,19 @@ class Sources:
         self.cli = cli
         self.env = {k.upper(): v for k, v in os.environ.items()}
         self.lines: list[str] = []
+        self.compat: set[str] = set()  # keys set from another tool's variables (--compat)
+        compat = cli.get("compat") or self.env.get(ENV_PREFIX + "COMPAT")
+        if compat == "ocpp2mqtt":
+            from .northbound.ocpp2mqtt_env import settings_from_env
+
+            quiet = logging.getLogger("ocpp_mqtt.config")
+            quiet.disabled = True  # its warnings come once, from load_settings
+            try:
+                self.compat = set(settings_from_env(os.environ))
+            except ValueError:  # load_settings reports it
+                pass
+            finally:
+                quiet.disabled = False
         if config_file is not None:
             with contextlib.suppress(OSError, UnicodeDecodeError):
                 self.lines = config_file.read_text(encoding="utf-8").splitlines()
@@ -95,6 +109,8 @@ class Sources:
         line = self.toml_line(key)
         if line is not None:
             return f"{self.config_file}:{line}"
+        if key in self.compat:
+            return "ocpp2mqtt variables"
         if self.config_file is not None and key not in Settings.model_fields:
             return str(self.config_file)  # e.g. a key inside a table
         return "default"

@@ -114,3 +114,15 @@ def test_secrets_masked_in_the_summary(capsys: pytest.CaptureFixture[str]) -> No
     assert code == 0, err
     assert "thingsboard_url = 'mqtt://***@tb.local:1883'" in out
     assert PASSWORD not in out + err
+
+
+def test_ocpp2mqtt_variables_are_named_as_the_source(capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"MQTT_HOSTNAME": "broker.lan", "MQTT_USERNAME": "u",
+                        "MQTT_PASSWORD": PASSWORD, "LISTEN_PORT": "3000"}.items():
+        monkeypatch.setenv(name, value)
+    code, out, err = check(capsys, "--compat", "ocpp2mqtt")
+    assert code == 0, err
+    assert "  listen = '0.0.0.0:3000'  (ocpp2mqtt variables)" in out
+    assert "  mqtt = 'mqtt://u:***@broker.lan:1883'  (ocpp2mqtt variables)" in out
+    assert PASSWORD not in out + err
