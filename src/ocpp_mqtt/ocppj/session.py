@@ -46,6 +46,9 @@ from .versions import (
 from .versions import error_code as spell
 
 SIGNED_SUFFIX = "-Signed"  # FR-11
+# A CSMS keeps one CALL outstanding (SY-01): more than this waiting means it ignores the rule.
+# Independent of max_queue, which bounds MQTT's CALLs: those never crowd out the CSMS's.
+MAX_UPSTREAM_QUEUE = 100
 
 
 @dataclass(slots=True)
@@ -60,24 +63,34 @@ class Policy:
     validate_mqtt_results: bool = True
     relay_signed: bool = True
     check_direction: bool = True
+    # Proxy mode (MID-06): CALLs from MQTT go out under ids the gateway draws, never the
+    # publisher's, so they cannot collide with the ids of the upstream CSMS.
+    own_ids: bool = False
 
 
 @dataclass(slots=True)
 class _OutCall:
-    """A backend CALL toward the charge point: queued, or the one outstanding."""
+    """A CALL toward the charge point: queued, or the one outstanding."""
 
-    unique_id: str
+    unique_id: str  # the id its sender knows it by (what events report)
     action: str
     raw_payload: str
     ctx: Any
     deadline: float = 0.0
+    wire_id: str = ""  # the id written to the charge point ("" = unique_id)
+    frame: str | None = None  # the exact text to write (an upstream CSMS's CALL)
+
+    @property
+    def upstream(self) -> bool:
+        """From the upstream CSMS: relayed as sent, its answer too (not validated)."""
+        return self.frame is not None
 
 
 class Session:
     """RPC state of one WebSocket connection of one charge point."""
 
-    __slots__ = ("_2x", "_cp_actions", "_in", "_out", "_out_ids", "_queue", "_v", "policy",
-                 "schemas", "version")
+    __slots__ = ("_2x", "_cp_actions", "_in", "_out", "_out_ids", "_queue", "_urgent", "_v",
+                 "_wire", "policy", "schemas", "version")
 
     def __init__(self, version: Version, schemas: Schemas, policy: Policy) -> None:
         self.version = version
@@ -90,8 +103,10 @@ class Session:
         # charge point CALLs awaiting the backend's answer: id -> (action, deadline)
         self._in: dict[str, tuple[str, float]] = {}
         self._out: _OutCall | None = None  # the one outstanding CALL to the charge point
-        self._queue: deque[_OutCall] = deque()
-        self._out_ids: set[str] = set()  # ids of the outstanding and queued CALLs
+        self._queue: deque[_OutCall] = deque()  # CALLs from MQTT (or a secondary CSMS)
+        self._urgent: deque[_OutCall] = deque()  # the upstream CSMS's CALLs: sent first
+        self._out_ids: set[str] = set()  # sender ids of the outstanding and queued MQTT CALLs
+        self._wire: set[str] = set()  # wire ids of the outstanding and queued CALLs
 
     # ---- introspection ------------------------------------------------------------------
 
@@ -102,7 +117,7 @@ class Session:
 
     @property
     def queue_length(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + len(self._urgent)
 
     def pending_action(self, unique_id: str) -> str | None:
         """The action of a charge point CALL still awaiting its answer."""
@@ -198,10 +213,10 @@ class Session:
 
     def _cp_result(self, result: CallResult, now: float) -> list[ev.Event]:
         out = self._out
-        if out is None or out.unique_id != result.unique_id:  # SY-06: log and drop
+        if out is None or (out.wire_id or out.unique_id) != result.unique_id:  # SY-06
             return [ev.Problem("unknown_result", "CALLRESULT for no pending CALL",
                                result.unique_id)]
-        if self.policy.validate_cp_results:
+        if self.policy.validate_cp_results and not out.upstream:
             error = self._v.check(out.action, result.payload, True)
             if error is not None:
                 reason = f"{out.action} result does not match its schema: {error.describe()}"
@@ -220,7 +235,8 @@ class Session:
                     events.append(
                         ev.SendFrame(
                             error_frame(
-                                out.unique_id, error.code, error.describe(), None, CALLRESULTERROR
+                                out.wire_id or out.unique_id, error.code, error.describe(), None,
+                                CALLRESULTERROR,
                             )
                         )
                     )
@@ -244,7 +260,7 @@ class Session:
                 )
             ]
         out = self._out
-        if out is None or out.unique_id != error.unique_id:  # SY-06
+        if out is None or (out.wire_id or out.unique_id) != error.unique_id:  # SY-06
             return [ev.Problem("unknown_result", "CALLERROR for no pending CALL", error.unique_id)]
         events: list[ev.Event] = [
             ev.UpError(
@@ -301,11 +317,61 @@ class Session:
             call = _OutCall(unique_id, action, orjson.dumps(payload).decode(), ctx)
         except TypeError as exc:  # orjson: nested deeper than it serialises (254 levels)
             return refuse(ev.INVALID, f"Payload cannot be serialised: {exc}")
+        call.wire_id = self._fresh_id() if self.policy.own_ids else unique_id
         self._out_ids.add(unique_id)
+        self._wire.add(call.wire_id)
         if self._out is None:
             return self._send(call, now)
         self._queue.append(call)  # SY-01: wait for the outstanding CALL
         return []
+
+    def upstream_call(
+        self, unique_id: str, action: str, frame: str, ctx: Any, now: float
+    ) -> list[ev.Event]:
+        """A CALL from the upstream CSMS (proxy mode), written to the charge point as sent.
+
+        It is never refused because a CALL from MQTT is in flight: it waits for the outstanding
+        CALL, ahead of every queued MQTT CALL (SY-01, LC-03). A queued MQTT CALL whose wire id
+        equals this id gets another one (MID-06). Refusals (a duplicate id, a full queue) come
+        back as an Outcome for the edge to answer upstream with a CALLERROR."""
+        out = self._out
+        if (out is not None and out.upstream and out.unique_id == unique_id) or any(
+                c.unique_id == unique_id for c in self._urgent):
+            return [ev.Outcome(unique_id, ev.INVALID, "a CALL with this MessageId is already "
+                               "pending at the charge point", action, CALL, ctx)]
+        if out is not None and len(self._urgent) >= MAX_UPSTREAM_QUEUE:
+            return [ev.Outcome(unique_id, ev.QUEUE_FULL,
+                               f"{MAX_UPSTREAM_QUEUE} upstream CALLs already queued",
+                               action, CALL, ctx)]
+        if unique_id in self._wire:  # MID-06: an injected CALL drew this id; it yields
+            for queued in self._queue:
+                if queued.wire_id == unique_id:
+                    queued.wire_id = self._fresh_id(unique_id)
+                    self._wire.add(queued.wire_id)
+        call = _OutCall(unique_id, action, "", ctx, wire_id=unique_id, frame=frame)
+        self._wire.add(unique_id)
+        if out is None:
+            return self._send(call, now)
+        self._urgent.append(call)
+        return []
+
+    def upstream_answer(self, unique_id: str, frame: str, message_type: int,
+                        payload: dict[str, Any] | None, now: float) -> list[ev.Event]:
+        """The upstream CSMS's CALLRESULT or CALLERROR (or 2.1 CALLRESULTERROR) to a charge
+        point CALL: written to the charge point as sent (MID-03)."""
+        if message_type == CALLRESULTERROR:
+            return [ev.SendFrame(frame)]
+        entry = self._in.pop(unique_id, None)
+        if entry is None:  # SY-06: late (after call_timeout) or unknown
+            return [ev.Problem("unknown_result", "upstream answer for no pending charge point "
+                               "CALL", unique_id)]
+        events: list[ev.Event] = [ev.SendFrame(frame)]
+        if entry[0] == "BootNotification" and payload is not None \
+                and payload.get("status") == "Accepted":
+            interval = payload.get("interval")
+            if type(interval) is int and interval >= 0:
+                events.append(ev.KeepaliveChanged(interval))
+        return events
 
     def backend_result(
         self, unique_id: str, payload: Any, ctx: Any, now: float
@@ -421,7 +487,8 @@ class Session:
     def close(self) -> list[ev.Event]:
         """The connection ended: every CALL still owed to the backend ends as `offline`."""
         events: list[ev.Event] = []
-        calls = ([self._out] if self._out is not None else []) + list(self._queue)
+        calls = ([self._out] if self._out is not None else []) + list(self._urgent) + \
+            list(self._queue)
         for call in calls:
             events.append(ev.Outcome(
                 call.unique_id, ev.OFFLINE,
@@ -429,7 +496,9 @@ class Session:
             ))
         self._out = None
         self._queue.clear()
+        self._urgent.clear()
         self._out_ids.clear()
+        self._wire.clear()
         self._in.clear()
         return events
 
@@ -438,20 +507,35 @@ class Session:
     def _send(self, call: _OutCall, now: float) -> list[ev.Event]:
         call.deadline = now + self.policy.call_timeout
         self._out = call
+        frame = call.frame
+        if frame is None:
+            frame = call_frame(call.wire_id or call.unique_id, call.action, call.raw_payload)
         return [
-            ev.SendFrame(call_frame(call.unique_id, call.action, call.raw_payload)),
+            ev.SendFrame(frame),
             ev.Outcome(call.unique_id, ev.SENT, "CALL sent to the charge point", call.action,
                        CALL, call.ctx, final=False),
         ]
 
     def _advance(self, now: float) -> list[ev.Event]:
         """The outstanding CALL is done: send the next queued one, if any (SY-01)."""
-        if self._out is not None:
-            self._out_ids.discard(self._out.unique_id)
+        out = self._out
+        if out is not None:
+            if not out.upstream:
+                self._out_ids.discard(out.unique_id)
+            self._wire.discard(out.wire_id or out.unique_id)
             self._out = None
+        if self._urgent:  # the upstream CSMS's CALLs first: it must never wait on MQTT's
+            return self._send(self._urgent.popleft(), now)
         if self._queue:
             return self._send(self._queue.popleft(), now)
         return []
+
+    def _fresh_id(self, taken: str | None = None) -> str:
+        """A UUIDv4 (MID-02) not in flight toward the charge point under any source (MID-06)."""
+        while True:
+            wire = str(uuid.uuid4())
+            if wire not in self._wire and wire != taken:
+                return wire
 
 
 def _not_pending() -> str:
