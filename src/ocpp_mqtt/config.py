@@ -190,8 +190,9 @@ class Settings(BaseSettings):
     )
 
     # ---- central mode (the gateway answers charge points itself) -------------------------
-    mode: Literal["relay", "central"] = Field(
-        "relay", description="relay: a backend answers over MQTT; central: the gateway answers"
+    mode: Literal["relay", "central", "proxy"] = Field(
+        "relay", description="relay: a backend answers over MQTT; central: the gateway answers; "
+        "proxy: an upstream CSMS answers, MQTT sees every frame and may inject CALLs"
     )
     profiles: list[str] | None = Field(
         None, description="northbound formats (default relay: emqx; central: emqx, native, "
@@ -252,6 +253,52 @@ class Settings(BaseSettings):
     )
     outbox_overflow: Literal["refuse", "drop_oldest"] = Field(
         "refuse", description="outbox full: refuse charge point messages or drop the oldest"
+    )
+
+    # ---- proxy mode (an upstream CSMS answers; MQTT mirrors and injects) -------------------
+    upstream: str = Field(
+        "", description="proxy: ws[s]:// URL of the upstream CSMS, {cid} = the identity"
+    )
+    upstream_auth: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="proxy: identity (or *) -> {username, password, cert, key} for the upstream",
+    )
+    upstream_forward_auth: bool = Field(
+        True, description="proxy: forward the charge point's Authorization header upstream"
+    )
+    upstream_ca: Path | None = Field(None, description="proxy: CA bundle for wss:// upstreams")
+    upstream_cert: Path | None = Field(None, description="proxy: client certificate (wss://)")
+    upstream_key: Path | None = Field(None, description="proxy: client key (wss://)")
+    upstream_connect_timeout: float = Field(
+        10.0, gt=0, description="proxy: seconds to open the upstream connection"
+    )
+    upstream_outage: Literal["close", "central"] = Field(
+        "close", description="proxy: upstream lost: close the charge point (LC-01) or answer "
+        "with the built-in central system until it is back"
+    )
+    upstream_reconnect_min: float = Field(
+        1.0, gt=0, description="proxy: first upstream reconnect delay, seconds"
+    )
+    upstream_reconnect_max: float = Field(
+        60.0, gt=0, description="proxy: longest upstream reconnect delay, seconds"
+    )
+    local_actions: list[str] = Field(
+        default_factory=list,
+        description="proxy: actions the gateway answers itself (e.g. Authorize), not upstream",
+    )
+    csms_topic: str = Field(
+        "csms/${cid}", description="proxy: mirror of every frame sent to the charge point by "
+        "the upstream, secondary or the gateway"
+    )
+    secondary: str = Field(
+        "", description="proxy: ws[s]:// URL of a second CSMS that also gets the charge "
+        "point's CALLs; its answers are dropped"
+    )
+    secondary_calls: dict[str, Literal["allow", "block"]] = Field(
+        default_factory=dict, description="proxy: Action -> allow or block the secondary's CALLs"
+    )
+    secondary_calls_default: Literal["allow", "block"] = Field(
+        "block", description="proxy: the secondary's CALLs of actions not in secondary_calls"
     )
 
     compat: Literal["", "ocpp2mqtt"] = Field(
@@ -404,7 +451,7 @@ class Settings(BaseSettings):
         "ack_topic", "dnstream_action_topic", "presence_topic", "events_topic",
         "gateway_status_topic", "held_topic", "prefix", "state_topic", "cmd_topic",
         "cmd_result_topic", "set_topic", "transactions_topic", "ha_discovery_prefix",
-        "ha_status_topic",
+        "ha_status_topic", "csms_topic",
     )
     @classmethod
     def _check_topic(cls, value: str) -> str:
@@ -422,8 +469,41 @@ class Settings(BaseSettings):
                              "not empty, not starting with $")
         return value
 
+    @field_validator("upstream", "secondary")
+    @classmethod
+    def _check_upstream(cls, value: str) -> str:
+        if value:
+            upstream_url(value, "CP1")
+        return value
+
+    @field_validator("local_actions")
+    @classmethod
+    def _check_local_actions(cls, value: list[str]) -> list[str]:
+        from .ocppj.actions import CP_INITIATED
+
+        known = set().union(*CP_INITIATED.values())
+        wrong = [a for a in value if a not in known]
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)}: not an action charge points send; e.g. "
+                             "Authorize, Heartbeat, DataTransfer")
+        return list(dict.fromkeys(value))
+
+    @field_validator("upstream_auth")
+    @classmethod
+    def _check_upstream_auth(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for identity, entry in value.items():
+            unknown = set(entry) - {"username", "password", "cert", "key"}
+            if unknown:
+                raise ValueError(f"{identity!r}: unknown key(s) {', '.join(sorted(unknown))}; "
+                                 "use username, password, cert, key")
+            if ("password" in entry) and "username" not in entry:
+                raise ValueError(f"{identity!r}: a password needs a username")
+            if ("key" in entry) and "cert" not in entry:
+                raise ValueError(f"{identity!r}: a key needs a cert")
+        return value
+
     @field_validator("profiles", "boot_allowed", "trigger_messages", "limit_purposes",
-                     "repeat_actions", mode="before")
+                     "repeat_actions", "local_actions", mode="before")
     @classmethod
     def _split_profiles(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -552,7 +632,11 @@ class Settings(BaseSettings):
         if self.ha_current_max < self.ha_current_min:
             raise ValueError(f"ha_current_max ({self.ha_current_max}) is below ha_current_min "
                              f"({self.ha_current_min}); raise it")
-        if self.mode == "relay":
+        if self.mode == "proxy":
+            self._check_proxy()
+        elif self.upstream or self.secondary:
+            raise ValueError("upstream/secondary are set but mode is not proxy: add --mode proxy")
+        if self.mode in ("relay", "proxy"):
             central_only = [p for p in self.active_profiles
                             if p in ("native", "homeassistant", "ocpp2mqtt", "thingsboard")]
             if central_only:
@@ -573,6 +657,23 @@ class Settings(BaseSettings):
                              f"mqtt_reconnect_min ({self.mqtt_reconnect_min}); raise it")
         return self
 
+    def _check_proxy(self) -> None:
+        if not self.upstream:
+            raise ValueError("mode proxy needs upstream: the CSMS's URL, e.g. --upstream "
+                             "wss://csms.example.com/ocpp/{cid}")
+        if self.workers > 1 and (self.local_actions or self.upstream_outage == "central"):
+            raise ValueError("workers above 1 cannot answer locally in proxy mode (each worker "
+                             "would keep its own store): clear local_actions, set "
+                             "upstream_outage close, or use --workers 1")
+        if self.upstream_reconnect_max < self.upstream_reconnect_min:
+            raise ValueError(f"upstream_reconnect_max ({self.upstream_reconnect_max}) is below "
+                             f"upstream_reconnect_min ({self.upstream_reconnect_min}); raise it")
+        if self.upstream_key and not self.upstream_cert:
+            raise ValueError("upstream_key is set without upstream_cert: give both")
+        if not _whole_cid_level(self.csms_topic):
+            raise ValueError("csms_topic must hold ${cid} as a whole topic level and no other "
+                             "placeholder, e.g. csms/${cid}")
+
     def _check_no_loops(self) -> None:
         """The gateway must never receive what it publishes itself (it would answer forever)."""
         values = {"${cid}": "CP", "${clientid}": "CP", "${action}": "Act", "${id}": "1",
@@ -590,7 +691,7 @@ class Settings(BaseSettings):
             subscribed.append(("dnstream_action_topic", [*pattern[:-1], "+"]))
         published = ["upstream_topic", "upstream_reply_topic", "upstream_error_topic",
                      "ack_topic", "presence_topic", "events_topic", "gateway_status_topic",
-                     "held_topic"]
+                     "held_topic"] + (["csms_topic"] if self.mode == "proxy" else [])
         for sub_key, sub in subscribed:
             for pub_key in published:
                 pub = render(getattr(self, pub_key))
@@ -619,7 +720,7 @@ class Settings(BaseSettings):
     def active_profiles(self) -> list[str]:
         if self.profiles is not None:
             return self.profiles
-        return ["emqx"] if self.mode == "relay" else ["emqx", "native", "homeassistant"]
+        return ["emqx", "native", "homeassistant"] if self.mode == "central" else ["emqx"]
 
     @property
     def listen_address(self) -> tuple[str, int]:
@@ -660,6 +761,27 @@ def _parse_mqtt(value: str, embedded_listen: str) -> MqttTarget:
         unquote(parts.username) if parts.username else None,
         unquote(parts.password) if parts.password else None,
     )
+
+
+def upstream_url(template: str, identity: str) -> str:
+    """The upstream CSMS's URL for one charge point: `{cid}` (or `${cid}`) is replaced by the
+    identity, percent-encoded as one path segment. ValueError says what is wrong."""
+    from urllib.parse import quote
+
+    parts = urlsplit(template)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError("expected ws://host[:port]/path/{cid} or wss://...; got "
+                         + repr(_mask(template)))
+    if "{cid}" not in template:
+        raise ValueError("the URL must contain {cid} where the charge point's identity goes, "
+                         "e.g. wss://csms.example.com/ocpp/{cid}")
+    if parts.password or parts.username:
+        raise ValueError("put upstream credentials in upstream_auth, not in the URL")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise ValueError(f"bad port in {template!r}") from exc
+    return template.replace("${cid}", "{cid}").replace("{cid}", quote(identity, safe=""))
 
 
 def thingsboard_target(url: str) -> MqttTarget:

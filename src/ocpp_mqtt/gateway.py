@@ -23,6 +23,7 @@ from .transport.websocket import Listener
 
 if TYPE_CHECKING:
     from .modes.central.mode import Central
+    from .modes.proxy.mode import Proxy
 
 log = logging.getLogger("ocpp_mqtt.gateway")
 
@@ -41,6 +42,11 @@ class Gateway:
                 self.central = self.relay.central = Central(settings, self.relay)
             except StoreError as exc:
                 raise ConfigError(str(exc)) from exc
+        self.proxy: Proxy | None = None
+        if settings.mode == "proxy":
+            from .modes.proxy.mode import Proxy
+
+            self.proxy = self.relay.proxy = Proxy(settings, self.relay)
         self.broker: EmbeddedBroker | None = None
         self.link: MqttLink | None = None
         self._runner: web.AppRunner | None = None
@@ -102,7 +108,7 @@ class Gateway:
         if self.central is not None:
             await self.central.start(self.link)
         listener = self.listener = Listener(settings, self.schemas, policy_from(settings),
-                                            self.relay, self.link, self)
+                                            self.relay, self.link, self, self.proxy)
         app = web.Application()
         app.router.add_get("/{tail:.*}", listener.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -128,6 +134,12 @@ class Gateway:
 
     def _broker_down(self) -> None:
         self.broker_down_since = time.time()
+        if self.proxy is not None:
+            # The charge points talk to their CSMS: MQTT only watches (the mirror is dropped
+            # meanwhile) and injects, so its outage neither pauses nor closes them.
+            assert self.link is not None
+            self.link.release_reads()
+            return
         if self.central is not None:
             # The gateway answers charge points itself: keep reading them (what they report
             # goes to the outbox); only CALLs routed to a backend are refused meanwhile.
@@ -168,7 +180,8 @@ class Gateway:
     def refusal(self) -> str | None:
         if self.stopping:
             return "gateway shutting down"
-        if (self.link is None or not self.link.connected) and self.central is None:
+        if (self.link is None or not self.link.connected) and self.central is None \
+                and self.proxy is None:
             return "MQTT broker unreachable: try again later"
         return None
 
@@ -216,6 +229,9 @@ class Gateway:
         await self.relay.stop(self.settings.shutdown_timeout if connected else 0.0)
         if self.central is not None:
             await self.central.stop(self.settings.shutdown_timeout if connected else 0.0)
+        if self.proxy is not None:
+            self.proxy.stop()
+            await self.proxy.close()
         if self.link is not None:
             if self.link.connected:
                 self.link.publish(self.status_topic, self._status(False), 1, True)

@@ -25,11 +25,13 @@ from ..ocppj.versions import CALL, CALLRESULT
 from ..transport.connection import Connection
 from .central.calls import LocalCall
 from .fleet import RESPONDER, Fleet
+from .proxy.calls import ProxyCall
 from .repeats import Repeats
 from .topics import TopicPlan, Topics
 
 if TYPE_CHECKING:
     from .central.mode import Central
+    from .proxy.mode import Proxy
 
 log = logging.getLogger("ocpp_mqtt.relay")
 
@@ -44,6 +46,7 @@ def policy_from(settings: Settings) -> Policy:
         validate_mqtt_results=settings.validate_mqtt_results,
         relay_signed=settings.relay_signed,
         check_direction=settings.check_direction,
+        own_ids=settings.mode == "proxy",  # MID-06: MQTT's CALLs never reuse a CSMS's ids
     )
 
 
@@ -66,6 +69,7 @@ class Relay:
         # get a CALLERROR instead of waiting for a backend that cannot hear them (LC-01).
         self.outage: str | None = None
         self.central: Central | None = None  # central mode: answers CALLs, keeps state
+        self.proxy: Proxy | None = None  # proxy mode: an upstream CSMS answers
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -168,6 +172,8 @@ class Relay:
             "cid": conn.identity, "version": conn.version.value, "ip": conn.remote_ip})
         if self.central is not None:
             self.central.attached(conn)
+        if self.proxy is not None:
+            self.proxy.attached(conn)
         self.fleet.deliver_held(conn.cid_level)
 
     def republish_presence(self) -> None:
@@ -202,6 +208,8 @@ class Relay:
         self.dispatch(conn, conn.session.close())
         if self.central is not None and conn.ready:
             self.central.detached(conn, reason)
+        if self.proxy is not None:
+            self.proxy.detached(conn, reason)
         now_ms = _now_ms()
         info = conn.info(self.settings.gateway_id)
         assert self.link is not None
@@ -218,6 +226,9 @@ class Relay:
         now = time.monotonic()
         conn.last_rx = now
         conn.frames_in += 1
+        if self.proxy is not None:
+            self.proxy.on_text(conn, text)
+            return
         events = conn.session.receive(text, now)
         if self.outage is not None:
             events = self._refuse_calls(conn, events, now)
@@ -275,6 +286,11 @@ class Relay:
         now = time.monotonic()
         if down.message_type == CALL:
             events = session.backend_call(down.unique_id, down.action, down.payload, ctx, now)
+        elif self.proxy is not None:  # the upstream CSMS answers the charge point's CALLs
+            events = [ev.Outcome(down.unique_id, ev.INVALID, "in proxy mode the upstream CSMS "
+                                 "answers the charge point's CALLs; MQTT may only send CALLs",
+                                 session.pending_action(down.unique_id or ""),
+                                 down.message_type, ctx)]
         elif down.message_type == CALLRESULT:
             assert down.unique_id is not None
             events = session.backend_result(down.unique_id, down.payload, ctx, now)
@@ -330,6 +346,9 @@ class Relay:
             topic = self._topic(conn, topics.overrides.get(call.action, topics.upstream),
                                 call.action, call.unique_id, call.message_type)
             link.publish(topic, self.encode_call(conn, call, now_ms), self.qos)
+        elif isinstance(getattr(event, "ctx", None), ProxyCall):
+            assert self.proxy is not None
+            self.proxy.on_event(conn, event)  # about a CSMS's CALL: not for MQTT's topics
         elif type(getattr(event, "ctx", None)) is LocalCall:
             event.ctx.resolve(event)  # type: ignore[union-attr]  # the gateway's own CALL
         elif kind is ev.Outcome:

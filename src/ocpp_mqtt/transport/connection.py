@@ -46,6 +46,7 @@ class Connection:
         self.connected_at_ms = int(time.time() * 1000)
         self.last_rx = time.monotonic()
         self.topics: Any = None  # set by the mode that owns the connection
+        self.upstream: Any = None  # proxy mode: the upstream CSMS link opened at the handshake
         self.ready = False  # set once commands can reach it (subscriptions acknowledged)
         self.detached = False
         self.taken_over_by: str | None = None  # another gateway instance holds it now

@@ -15,6 +15,7 @@ from ..framelog import frame_log_from
 from ..ocppj.identity import escape_topic_level
 from ..ocppj.session import Policy, Session
 from ..ocppj.validation import Schemas
+from ..ocppj.versions import Version
 from .connection import Connection
 from .handshake import Reject, negotiate
 
@@ -40,6 +41,14 @@ class Flow(Protocol):
     async def wait_writable(self) -> None: ...
 
 
+class Gate(Protocol):
+    """Proxy mode: the upstream connection, opened before the charge point gets its 101."""
+
+    async def open(self, identity: str, version: Version,
+                   authorization: str | None) -> object: ...  # the link, or a Reject
+    async def discard(self, opened: object) -> None: ...  # the charge point went away
+
+
 class Availability(Protocol):
     """Whether the gateway takes new charge points now, for the handshake and probes."""
 
@@ -54,9 +63,10 @@ RETRY_AFTER = "10"  # seconds, on 503 answers while the broker is unreachable
 class Listener:
     def __init__(
         self, settings: Settings, schemas: Schemas, policy: Policy, owner: Owner, flow: Flow,
-        availability: Availability | None = None,
+        availability: Availability | None = None, gate: Gate | None = None,
     ) -> None:
         self.availability = availability
+        self.gate = gate
         self.flow = flow
         self.settings = settings
         self.schemas = schemas
@@ -103,8 +113,24 @@ class Listener:
                                                  "ip": request.remote})
             return web.Response(status=decision.status, text=decision.reason + "\n")
         settings = self.settings
+        version = decision.version
+        echo = decision.echo
+        opened: object = None
+        if self.gate is not None and version is not None:
+            if not web.WebSocketResponse(protocols=(echo,) if echo else ()).can_prepare(
+                    request).ok:
+                return web.Response(status=400, text="expected a WebSocket upgrade request\n")
+            opened = await self.gate.open(decision.identity, version,
+                                          request.headers.get(hdrs.AUTHORIZATION))
+            if isinstance(opened, Reject):  # refused upstream: refused the same way here
+                log.info("handshake refused upstream", extra={
+                    "cid": decision.identity, "status": opened.status,
+                    "reason": opened.reason, "ip": request.remote})
+                if opened.status != 101:
+                    return web.Response(status=opened.status, text=opened.reason + "\n")
+                version, echo, opened = None, None, None  # 101 without a version, then close
         ws = web.WebSocketResponse(
-            protocols=(decision.echo,) if decision.echo else (),
+            protocols=(echo,) if echo else (),
             compress=settings.compression,
             max_msg_size=settings.max_frame_size,
             heartbeat=settings.ping_interval or None,
@@ -114,11 +140,16 @@ class Listener:
             ws._pong_heartbeat = settings.ping_timeout  # aiohttp's default is interval / 2
         if not ws.can_prepare(request).ok:
             return web.Response(status=400, text="expected a WebSocket upgrade request\n")
-        await ws.prepare(request)
-        version = decision.version
+        try:
+            await ws.prepare(request)
+        except BaseException:
+            if opened is not None and self.gate is not None:
+                await self.gate.discard(opened)
+            raise
         if version is None:  # HS-06 / HS-07: 101 without a protocol, then close
             log.info("no common OCPP version", extra={"cid": decision.identity,
-                                                      "reason": decision.problem})
+                                                      "reason": decision.problem or
+                                                      "the upstream lacks the version"})
             await ws.close(code=CLOSE_PROTOCOL_ERROR, message=b"no supported OCPP subprotocol")
             return ws
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
@@ -135,6 +166,7 @@ class Listener:
         )
         if self.frame_log is not None:
             conn.trace = self.frame_log.tracer(conn.identity)
+        conn.upstream = opened
         await self._serve(conn)
         return ws
 
