@@ -46,6 +46,8 @@ def mask(name: str, value: Any) -> Any:
         return value
     if _SECRET_FIELD.search(name):
         return "***"
+    if isinstance(value, dict):  # e.g. upstream_auth: identity -> {username, password}
+        return {key: mask(str(key), item) for key, item in value.items()}
     if isinstance(value, str) and "://" in value and "@" in value:
         try:
             parts = urlsplit(value)

@@ -27,6 +27,8 @@ COMPONENTS: dict[str, str] = {
     "mqtt": "the MQTT link: connects, reconnects, flow control",
     "central": "central mode: answers, commands, state updates",
     "outbox": "central mode's on-disk outbox",
+    "proxy": "proxy mode: upstream refusals, losses and returns, local answers, blocked CALLs",
+    "upstream": "proxy mode's WebSocket client toward the CSMS: write failures",
     "native": "native state and command topics",
     "homeassistant": "Home Assistant discovery",
     "ocpp2mqtt": "the ocpp2mqtt profile",
