@@ -19,6 +19,7 @@ from .northbound.client import tls_context
 from .northbound.emqx import Template
 from .northbound.mqtt import MqttLink
 from .ocppj.validation import Schemas
+from .transport.pings import Pinger
 from .transport.websocket import Listener
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class Gateway:
         self.stopping = False
         self.broker_down_since: float | None = None  # time.time() of the link's loss
         self._grace: asyncio.Task[None] | None = None
+        self._pinger: asyncio.Task[None] | None = None
         prefix = settings.prefix
         self.status_topic = Template(prefix, settings.gateway_status_topic).render(
             gateway=settings.gateway_id)
@@ -128,6 +130,10 @@ class Gateway:
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.ws_port = sockets[0].getsockname()[1] if sockets else port
+        if settings.ping_interval:
+            pinger = Pinger(settings.ping_interval, settings.ping_timeout,
+                            self.relay.connections.values)
+            self._pinger = asyncio.get_running_loop().create_task(pinger.run())
         self.started_at_ms = int(time.time() * 1000)
         self.relay.fleet.announced_at = self.started_at_ms
         self._announce()
@@ -224,6 +230,8 @@ class Gateway:
         self.stopping = True
         if self._grace is not None:
             self._grace.cancel()
+        if self._pinger is not None:
+            self._pinger.cancel()
         # Answers come over MQTT: with the broker gone there is nothing to wait for.
         connected = self.link is not None and self.link.connected
         await self.relay.stop(self.settings.shutdown_timeout if connected else 0.0)

@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from ..ocppj.session import Session
 from ..ocppj.versions import Version
@@ -44,7 +44,8 @@ class Connection:
         self.username = username
         self.keepalive = keepalive
         self.connected_at_ms = int(time.time() * 1000)
-        self.last_rx = time.monotonic()
+        self.last_rx = time.monotonic()  # any frame received, pongs included
+        self.ping_sent = 0.0  # monotonic time of an unanswered ping (transport/pings.py)
         self.topics: Any = None  # set by the mode that owns the connection
         self.upstream: Any = None  # proxy mode: the upstream CSMS link opened at the handshake
         self.ready = False  # set once commands can reach it (subscriptions acknowledged)
@@ -129,6 +130,22 @@ class Connection:
                     extra={"cid": self.identity, "queued": len(self._out)})
         self._out.clear()
         self.close(1008, "too many frames waiting: the charge point does not read")
+
+    def ping(self) -> None:
+        """A ping frame, written at once: control frames are never compressed nor queued
+        behind a frame that is (RFC 6455 §5.4 lets them interleave)."""
+        writer = self.ws._writer
+        if writer is None or self.ws.closed:
+            return
+        try:
+            writer._write_websocket_frame(b"", WSMsgType.PING, 0)
+        except (ConnectionError, RuntimeError) as exc:
+            self._write_failed(exc)
+
+    def no_pong(self) -> None:
+        """KA-03: no answer to a ping within ping_timeout. The socket is probably half-open,
+        so it is dropped without a closing handshake (as aiohttp's own heartbeat does)."""
+        self.ws._pong_not_received()
 
     def close(self, code: int, reason: str) -> None:
         """Close from the gateway's side; `reason` is what the disconnect event reports."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Protocol
 
 import orjson
@@ -133,11 +134,9 @@ class Listener:
             protocols=(echo,) if echo else (),
             compress=settings.compression,
             max_msg_size=settings.max_frame_size,
-            heartbeat=settings.ping_interval or None,
-            autoping=True,
+            autoping=False,  # pings are answered below; ours are sent by transport/pings.py
         )
-        if settings.ping_interval:
-            ws._pong_heartbeat = settings.ping_timeout  # aiohttp's default is interval / 2
+        ws._pong_heartbeat = settings.ping_timeout  # for the "no pong" message
         if not ws.can_prepare(request).ok:
             return web.Response(status=400, text="expected a WebSocket upgrade request\n")
         try:
@@ -185,6 +184,11 @@ class Listener:
                     on_text(conn, msg.data)
                     if flow.blocked:
                         await flow.wait_writable()
+                elif msg.type is WSMsgType.PONG:
+                    conn.last_rx = time.monotonic()
+                elif msg.type is WSMsgType.PING:  # KA-01
+                    conn.last_rx = time.monotonic()
+                    await ws.pong(msg.data)
                 elif msg.type is WSMsgType.BINARY:  # FR-01: OCPP-J is text frames only
                     reason = "binary frame received (OCPP-J uses text frames)"
                     await ws.close(code=CLOSE_UNSUPPORTED_DATA, message=b"text frames only")
