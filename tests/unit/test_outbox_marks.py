@@ -14,17 +14,22 @@ from ocpp_mqtt.modes.central.store import Store
 
 
 class Link:
-    """Records what the outbox hands over; the broker never confirms (the run dies first)."""
+    """Records what the outbox hands over and "writes" it at once, unless `hold` keeps it in
+    its backlog; the broker never confirms (the run dies first)."""
 
     def __init__(self, connected: bool) -> None:
         self.connected = connected
+        self.hold = False
         self.backlog = 0
         self.sent: list[dict[str, Any]] = []
         self.on_confirm: Any = None
+        self.on_sent: Any = None
 
     def publish_tracked(self, topic: str, payload: bytes, qos: int, retain: bool,
                         seq: int) -> None:
         self.sent.append(orjson.loads(payload))
+        if not self.hold:
+            self.on_sent(seq)
 
 
 def keyed(n: int) -> bytes:
@@ -66,3 +71,21 @@ def test_mark_written_ahead_bounds_the_false_marks(tmp_path: Path) -> None:
     Outbox(Store(path), 1000, "refuse").attach(again)  # type: ignore[arg-type]
     marked = [m["UniqueId"] for m in again.sent if m.get("PossibleDuplicate")]
     assert marked[0] == "1" and len(marked) == 1 + outbox_module.MARK_AHEAD
+
+
+def test_rows_waiting_in_the_link_backlog_are_not_marked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Handed to the link is not sent: a crash with rows in the link's backlog (e.g. under
+    load) re-publishes them unmarked, since the broker never saw them."""
+    monkeypatch.setattr(outbox_module, "MARK_AHEAD", 0)
+    path = tmp_path / "s.sqlite3"
+    first = Outbox(Store(path), 1000, "refuse")
+    link = Link(connected=True)
+    first.attach(link)  # type: ignore[arg-type]
+    first.publish("t", keyed(1))
+    link.hold = True
+    first.publish("t", keyed(2))
+    again = Link(connected=True)
+    Outbox(Store(path), 1000, "refuse").attach(again)  # type: ignore[arg-type]
+    assert [(m["UniqueId"], m.get("PossibleDuplicate")) for m in again.sent] == [
+        ("1", True), ("2", None)]

@@ -102,6 +102,8 @@ class MqttLink:
         # when the broker has it (PUBACK), which is when the outbox may forget it
         self._tokens: dict[int, int] = {}
         self.on_confirm: Callable[[int], None] | None = None
+        # token of a tracked publish about to be written to the socket (the outbox's mark)
+        self.on_sent: Callable[[int], None] | None = None
         if target.username:
             self._client.set_auth_credentials(target.username, target.password)
         self._client.on_message = self._on_message
@@ -176,6 +178,8 @@ class MqttLink:
         self, topic: str, payload: bytes, qos: int, retain: bool, props: dict[str, Any],
         token: int | None = None,
     ) -> None:
+        if token is not None and self.on_sent is not None:
+            self.on_sent(token)
         if token is not None and qos == 0:  # nothing will confirm it: written is all there is
             assert self.on_confirm is not None
             self.on_confirm(token)

@@ -6,10 +6,11 @@ charge point gets its answer, handed to the MQTT link when the link can take it,
 when the broker acknowledged it (PUBACK). Rows left by a crash or a broker outage are published
 first, in their original order, when the link is (back) up. Delivery is at least once: a
 message whose PUBACK was lost with a crash is published again after the restart. So that a
-backend can tell, the store keeps a mark at or above the last row handed to the link (written
-once per `MARK_AHEAD` rows), and a keyed transaction message (modes/repeats.py) left by an
-earlier run at or below that mark is published with `"PossibleDuplicate":true`; rows stored
-while the broker was away and never handed over go out unmarked.
+backend can tell, the store keeps a mark at or above the last row the link wrote to its socket
+(written before the row, once per `MARK_AHEAD` rows), and a keyed transaction message
+(modes/repeats.py) left by an earlier run at or below that mark is published with
+`"PossibleDuplicate":true`; rows that never left the process (stored while the broker was away,
+or waiting in the link's backlog) go out unmarked.
 
 Bounded by `outbox_max` rows. When it is full, `refuse` (the default) makes the gateway answer
 charge point messages with a CALLERROR so the charger keeps them (it retries later, LC-01);
@@ -28,7 +29,7 @@ log = logging.getLogger("ocpp_mqtt.outbox")
 
 PAGE = 500  # rows read from disk at a time when catching up
 CATCH_UP_BACKLOG = 2_000  # stop handing rows to the link while its own backlog is this long
-MARK_AHEAD = 64  # rows handed to the link per write of the "handed" mark
+MARK_AHEAD = 64  # rows written to the socket per write of the "sent" mark
 
 
 class Outbox:
@@ -38,7 +39,7 @@ class Outbox:
         self.overflow = overflow
         self.link: MqttLink | None = None
         self.count = store.outbox_count()
-        self._mark = store.meta_get("outbox_handed")
+        self._mark = store.meta_get("outbox_sent")
         # rows up to this seq may have been published by an earlier run
         self.carried = min(store.outbox_last(), self._mark)
         self.handed = 0  # rows up to this seq are with the link (or confirmed)
@@ -54,6 +55,7 @@ class Outbox:
     def attach(self, link: MqttLink) -> None:
         self.link = link
         link.on_confirm = self._confirm
+        link.on_sent = self._sent
         self.pump()
 
     @property
@@ -75,7 +77,7 @@ class Outbox:
         link = self.link
         if link is not None and link.connected and not self.waiting:
             self.handed = seq
-            self._hand(link, topic, payload, qos, retain, seq)
+            link.publish_tracked(topic, payload, qos, retain, seq)
             return
         self.waiting += 1
         self.pump()
@@ -95,14 +97,12 @@ class Outbox:
                 self.waiting -= 1
                 if seq <= self.carried:
                     payload = possible_duplicate(payload)
-                self._hand(link, topic, payload, qos, retain, seq)
+                link.publish_tracked(topic, payload, qos, retain, seq)
 
-    def _hand(self, link: MqttLink, topic: str, payload: bytes, qos: int, retain: bool,
-              seq: int) -> None:
-        if seq > self._mark:  # on disk before the row can reach the broker
+    def _sent(self, seq: int) -> None:
+        if seq > self._mark and not self.closed:  # on disk before the row reaches the socket
             self._mark = seq + MARK_AHEAD
-            self.store.meta_set("outbox_handed", self._mark)
-        link.publish_tracked(topic, payload, qos, retain, seq)
+            self.store.meta_set("outbox_sent", self._mark)
 
     def _confirm(self, seq: int) -> None:
         self._confirmed.append(seq)
