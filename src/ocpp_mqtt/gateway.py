@@ -110,7 +110,8 @@ class Gateway:
         if self.central is not None:
             await self.central.start(self.link)
         listener = self.listener = Listener(settings, self.schemas, policy_from(settings),
-                                            self.relay, self.link, self, self.proxy)
+                                            self.relay, self.link, self,
+                                            self.proxy.gate if self.proxy else None)
         app = web.Application()
         app.router.add_get("/{tail:.*}", listener.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -33,8 +34,10 @@ def default_answer(action: str, payload: dict[str, Any]) -> Any:
 class Csms:
     def __init__(self, name: str = "csms", protocols: tuple[str, ...] = ("ocpp1.6", "ocpp2.0.1"),
                  users: dict[str, str] | None = None,
-                 identities: set[str] | None = None) -> None:
+                 identities: set[str] | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.name = name
+        self.tls = tls  # wss:// (CERT_REQUIRED in it: client certificates)
+        self.peer_certs: list[Any] = []  # the client certificate of each TLS handshake
         self.port = free_port()
         self.protocols = protocols
         self.users = users  # identity -> password (Basic user = identity); None: no auth
@@ -50,14 +53,16 @@ class Csms:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ocpp/{{cid}}"
+        scheme = "wss" if self.tls is not None else "ws"
+        return f"{scheme}://127.0.0.1:{self.port}/ocpp/{{cid}}"
 
     async def start(self) -> Csms:
         app = web.Application()
         app.router.add_get("/ocpp/{cid}", self._handle)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True).start()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True,
+                          ssl_context=self.tls).start()
         return self
 
     async def stop(self) -> None:
@@ -72,6 +77,8 @@ class Csms:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         cid = request.match_info["cid"]
         auth = request.headers.get("Authorization", "")
+        if self.tls is not None and request.transport is not None:
+            self.peer_certs.append(request.transport.get_extra_info("peercert"))
         self.handshakes.append({"cid": cid, "auth": auth,
                                 "protocol": request.headers.get("Sec-WebSocket-Protocol", "")})
         if self.identities is not None and cid not in self.identities:

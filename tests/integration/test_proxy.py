@@ -5,6 +5,7 @@ clients and the session's Mosquitto: frames relayed both ways with ids and bytes
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -12,9 +13,11 @@ import orjson
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from tests.certs import Pki
 from tests.conftest import Backend, basic_auth
 
 from .csms import Csms
+from .tcpproxy import TcpProxy
 from .wsutil import connect, raw_handshake, read_close_frame, recv_json, until
 
 BOOT16 = {"chargePointVendor": "V", "chargePointModel": "M"}
@@ -323,3 +326,71 @@ async def test_secondary_gets_the_calls_but_only_the_primary_answers(
             assert not [f for _, f in csms.received if f[0] == 3]  # not to the primary
     finally:
         await second.stop()
+
+
+# ---- wss:// upstream: CA and client certificates ------------------------------------------
+
+
+async def test_wss_upstream_with_a_client_certificate_per_charge_point(
+        make_gateway: Callable[..., Any], tmp_path: Any) -> None:
+    pki = Pki(tmp_path)
+    server_cert = pki.issue("csms", "localhost", server=True)
+    client = pki.issue("cp1", "CP1-client", server=False)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki.path))
+    tls.load_cert_chain(server_cert.cert, server_cert.key)
+    tls.verify_mode = ssl.CERT_REQUIRED  # security profile 3: no client certificate, no entry
+    server = await Csms(tls=tls).start()
+    try:
+        gw = await proxy_gateway(make_gateway, server, upstream_ca=str(pki.path),
+                                 upstream_auth={"CP1": {"cert": str(client.cert),
+                                                        "key": str(client.key)}},
+                                 upstream_connect_timeout=3)
+        async with connect(gw.url("CP1"), ["ocpp1.6"]) as ws:
+            await ws.send('[2,"h","Heartbeat",{}]')
+            assert (await recv_json(ws))[:2] == [3, "h"]
+        subject = dict(x[0] for x in server.peer_certs[-1]["subject"])
+        assert subject["commonName"] == "CP1-client"
+        # CP2 has no certificate: the TLS handshake fails, the charge point gets 502
+        reply, _, writer = await raw_handshake(gw.port, "/ocpp/CP2", ["ocpp1.6"])
+        writer.close()
+        assert reply.status == 502
+    finally:
+        await server.stop()
+
+
+async def test_wss_upstream_with_an_unknown_ca_is_refused(
+        make_gateway: Callable[..., Any], tmp_path: Any) -> None:
+    pki = Pki(tmp_path)
+    server_cert = pki.issue("csms", "localhost", server=True)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(server_cert.cert, server_cert.key)
+    server = await Csms(tls=tls).start()
+    try:  # no upstream_ca: the system's CAs do not know the test CA
+        gw = await proxy_gateway(make_gateway, server, upstream_connect_timeout=3)
+        reply, _, writer = await raw_handshake(gw.port, "/ocpp/CP1", ["ocpp1.6"])
+        writer.close()
+        assert reply.status == 502 and b"CERTIFICATE_VERIFY_FAILED" in reply.body
+    finally:
+        await server.stop()
+
+
+async def test_broker_outage_does_not_stop_the_charge_point_and_its_csms(
+        make_gateway: Callable[..., Any], csms: Csms, proxy: TcpProxy) -> None:
+    """MQTT only watches in proxy mode: with the broker cut past broker_outage_grace, the
+    charge point keeps talking to its CSMS and new charge points are accepted."""
+    gw = await proxy_gateway(make_gateway, csms, mqtt=f"mqtt://127.0.0.1:{proxy.port}",
+                             broker_outage_grace=0.2, mqtt_reconnect_min=0.2,
+                             mqtt_reconnect_max=0.5)
+    async with connect(gw.url("CP1"), ["ocpp1.6"]) as ws:
+        proxy.cut()
+        await until(lambda: not gw.gateway.link.connected, 5, "link loss noticed")
+        await asyncio.sleep(0.5)  # past the grace period
+        for n in range(3):
+            await ws.send(f'[2,"hb-{n}","Heartbeat",{{}}]')
+            assert (await recv_json(ws))[:2] == [3, f"hb-{n}"]
+        async with connect(gw.url("CP2"), ["ocpp1.6"]) as ws2:
+            await ws2.send('[2,"x","Heartbeat",{}]')
+            assert (await recv_json(ws2))[:2] == [3, "x"]
+        assert gw.gateway.proxy.mirror_dropped > 0
+        proxy.restore()
+        await until(lambda: gw.gateway.link.connected, 10, "MQTT reconnect")

@@ -151,9 +151,16 @@ class Relay:
         assert self.link is not None
         try:
             if not self.fleet.covers_all:
-                await self.link.subscribe(topics.dnstream, 1)
+                subscribing = [self.link.subscribe(topics.dnstream, 1)]
                 if topics.action_prefix:
-                    await self.link.subscribe(topics.action_prefix + "+", 1)
+                    subscribing.append(self.link.subscribe(topics.action_prefix + "+", 1))
+                if self.proxy is not None and not self.link.connected:
+                    # Its CSMS must not wait for MQTT: the subscriptions go with the link.
+                    for coro in subscribing:
+                        self.proxy.spawn(coro)
+                else:
+                    for coro in subscribing:
+                        await coro
         except SubscriptionRefused as exc:
             log.error("cannot receive commands for this charge point: closing it",
                       extra={"cid": conn.identity, "error": str(exc)})

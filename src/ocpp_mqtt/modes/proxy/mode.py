@@ -2,8 +2,8 @@
 MQTT sees every frame and may inject CALLs, and the gateway may answer some actions itself.
 
 It rides on the relay, which still owns the connections, presence, the EMQX topics, MQTT
-injection (the `{prefix}cs/{cid}` path and its acks) and the session timers. The hub opens the
-upstream connection during the charge point's handshake (`open`, the listener's gate), relays
+injection (the `{prefix}cs/{cid}` path and its acks) and the session timers. The upstream
+connection is opened during the charge point's handshake (`gate.py`); the hub relays
 frames both ways as they were sent, mirrors them to MQTT, and handles the upstream's loss.
 What goes to the charge point first and what waits is the session's decision (SY-01, MID-06).
 """
@@ -11,13 +11,12 @@ What goes to the charge point first and what waits is the session's decision (SY
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ...config import Settings, upstream_url
+from ...config import Settings
 from ...northbound import emqx
 from ...northbound.client import Backoff
 from ...ocppj import events as ev
@@ -31,17 +30,15 @@ from ...ocppj.frames import (
     parse,
     result_frame,
 )
-from ...ocppj.versions import CALL, CALLRESULTERROR, SEND, Version, error_code
+from ...ocppj.versions import CALL, CALLRESULTERROR, SEND, error_code
 from ...transport.connection import Connection
-from ...transport.handshake import Reject
-from ...transport.upstream import Refused, Unreachable, UpstreamClient, UpstreamLink, tls_for
+from ...transport.upstream import UpstreamClient, UpstreamLink
 from . import mirror
 from .calls import ProxyCall, SecondaryCall, UpstreamCall
+from .gate import Gate, Opened, Route
 from .local import LocalAnswers
 
 if TYPE_CHECKING:
-    import ssl
-
     from ..relay import Relay
 
 log = logging.getLogger("ocpp_mqtt.proxy")
@@ -49,30 +46,12 @@ log = logging.getLogger("ocpp_mqtt.proxy")
 CLOSE_TRY_LATER = 1013
 
 
-@dataclass(slots=True)
-class _Route:
-    """How to reach a CSMS for one charge point: kept for reconnects (never logged)."""
-
-    url: str
-    authorization: str | None
-    tls: ssl.SSLContext | None
-
-
-@dataclass(slots=True)
-class _Opened:
-    """What the handshake leaves on the connection: the upstream link (None when it was
-    unreachable and `upstream_outage` is `central`) and how to reach it again."""
-
-    link: UpstreamLink | None
-    route: _Route
-
-
 @dataclass(eq=False, slots=True)
 class _Peer:
     """Proxy state of one charge point connection."""
 
     conn: Connection
-    route: _Route
+    route: Route
     upstream: UpstreamLink | None = None
     secondary: UpstreamLink | None = None
     generation: int = 0  # of the upstream link: answers to an older one are dropped
@@ -94,66 +73,16 @@ class Proxy:
         self.central = settings.upstream_outage == "central"
         self.local = LocalAnswers(settings) if (self.local_actions or self.central) else None
         self.peers: dict[Connection, _Peer] = {}
-        self._tls: dict[tuple[str | None, str | None], ssl.SSLContext | None] = {}
+        self.gate = Gate(settings, self.client)  # the listener's: opens upstream at handshakes
         self._csms = emqx.Template(settings.prefix, settings.csms_topic)
         self.mirror_dropped = 0  # mirror messages dropped while the broker was away
         self._free: set[asyncio.Task[Any]] = set()  # closes of links no peer holds
-
-    # ---- the handshake (the listener's gate) ---------------------------------------------
-
-    def route(self, template: str, identity: str, authorization: str | None) -> _Route:
-        settings = self.settings
-        entry = settings.upstream_auth.get(identity) or settings.upstream_auth.get("*") or {}
-        if "username" in entry:
-            secret = f"{entry['username']}:{entry.get('password', '')}".encode()
-            authorization = "Basic " + base64.b64encode(secret).decode()
-        elif not settings.upstream_forward_auth:
-            authorization = None
-        tls = None
-        if template.startswith("wss:"):
-            cert = entry.get("cert") or (str(settings.upstream_cert)
-                                         if settings.upstream_cert else None)
-            key = entry.get("key") if "cert" in entry else (
-                str(settings.upstream_key) if settings.upstream_key else None)
-            tls = self._tls_context(cert, key)
-        return _Route(upstream_url(template, identity), authorization, tls)
-
-    def _tls_context(self, cert: str | None, key: str | None) -> ssl.SSLContext | None:
-        if (cert, key) not in self._tls:
-            ca = self.settings.upstream_ca
-            self._tls[(cert, key)] = tls_for(str(ca) if ca else None, cert, key)
-        return self._tls[(cert, key)]
-
-    async def open(self, identity: str, version: Version, authorization: str | None) -> object:
-        """Open the upstream connection before the charge point gets its 101: refused there
-        means refused here, the same way (HTTP status, or 101 without the version)."""
-        try:
-            route = self.route(self.settings.upstream, identity, authorization)
-        except (OSError, ValueError) as exc:  # a certificate file that cannot be read
-            log.error("cannot prepare the upstream connection", extra={
-                "cid": identity, "error": str(exc)})
-            return Reject(500, "the gateway cannot reach its upstream CSMS (configuration)")
-        result = await self.client.connect(route.url, version, route.authorization, route.tls,
-                                           "upstream")
-        if isinstance(result, Refused):
-            return Reject(result.status, result.reason)
-        if isinstance(result, Unreachable):
-            log.warning("upstream CSMS unreachable", extra={"cid": identity,
-                                                            "reason": result.reason})
-            if self.central:  # accept, answer locally, reconnect in the background
-                return _Opened(None, route)
-            return Reject(502, f"upstream CSMS unreachable: {result.reason}")
-        return _Opened(result, route)
-
-    async def discard(self, opened: object) -> None:
-        if isinstance(opened, _Opened) and opened.link is not None:
-            await opened.link.close(1000, "the charge point went away during the handshake")
 
     # ---- relay hooks ---------------------------------------------------------------------
 
     def attached(self, conn: Connection) -> None:
         opened = conn.upstream
-        assert isinstance(opened, _Opened)
+        assert isinstance(opened, Opened)
         conn.upstream = None
         peer = self.peers[conn] = _Peer(conn, opened.route)
         if opened.link is not None:
@@ -166,7 +95,7 @@ class Proxy:
     def detached(self, conn: Connection, reason: str) -> None:
         peer = self.peers.pop(conn, None)
         if peer is None:
-            if isinstance(conn.upstream, _Opened) and conn.upstream.link is not None:
+            if isinstance(conn.upstream, Opened) and conn.upstream.link is not None:
                 self._spawn_free(conn.upstream.link.close(1000, "charge point disconnected"))
             return
         for task in peer.tasks:
@@ -403,7 +332,7 @@ class Proxy:
         conn = peer.conn
         backoff = Backoff(self.settings.upstream_reconnect_min,
                           self.settings.upstream_reconnect_max)
-        route = self.route(self.settings.secondary, conn.identity, peer.route.authorization
+        route = self.gate.route(self.settings.secondary, conn.identity, peer.route.authorization
                            if self.settings.upstream_forward_auth else None)
         while not conn.detached:
             result = await self.client.connect(route.url, conn.version, route.authorization,
@@ -484,6 +413,17 @@ class Proxy:
         task = asyncio.get_running_loop().create_task(coro)
         peer.tasks.add(task)
         task.add_done_callback(peer.tasks.discard)
+
+    def spawn(self, coro: Any) -> None:
+        """A task no charge point owns (a subscription made when the broker is back)."""
+
+        async def guarded() -> None:
+            try:
+                await coro
+            except Exception as exc:  # e.g. the broker refused the subscription
+                log.error("background task failed", extra={"error": str(exc)})
+
+        self._spawn_free(guarded())
 
     def _spawn_free(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
