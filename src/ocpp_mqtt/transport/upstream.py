@@ -11,8 +11,9 @@ import asyncio
 import logging
 import ssl
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from aiohttp import WSMsgType
@@ -102,18 +103,51 @@ class UpstreamLink:
     def send(self, text: str) -> None:
         if not self.open:
             return
-        self._out.append(text)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._write())
-
-    async def _write(self) -> None:
+        if self._out or (self._writer is not None and not self._writer.done()):
+            self._out.append(text)  # behind a write that had to wait: keep the order
+            return
+        # Run send_str up to its first suspension (as Connection.send does): a frame is
+        # usually written synchronously, so the common case costs no task.
+        coro = self.ws.send_str(text)
         try:
+            waiting = coro.send(None)
+        except StopIteration:
+            return
+        except (ConnectionError, RuntimeError) as exc:
+            self._failed(exc)
+            return
+        if waiting is not None:  # what asyncio's Task does with a yielded future
+            waiting._asyncio_future_blocking = False
+        self._writer = asyncio.get_running_loop().create_task(self._finish(coro, waiting))
+
+    async def _finish(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+        """Drive a suspended send_str to its end, then write what queued meanwhile."""
+        try:
+            while True:
+                try:
+                    await (asyncio.sleep(0) if waiting is None else waiting)
+                except BaseException as exc:  # e.g. cancelled: let the send handle it
+                    try:
+                        waiting = coro.throw(exc)
+                    except StopIteration:
+                        break
+                else:
+                    try:
+                        waiting = coro.send(None)
+                    except StopIteration:
+                        break
+                if waiting is not None:
+                    waiting._asyncio_future_blocking = False
             while self._out:
                 await self.ws.send_str(self._out.popleft())
         except (ConnectionError, RuntimeError) as exc:
-            log.info("upstream write failed", extra={"upstream": self.label, "error": str(exc)})
-            self._out.clear()
-            await self.ws.close()
+            self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> None:
+        log.info("upstream write failed", extra={"upstream": self.label, "error": str(exc)})
+        self._out.clear()
+        self.closed_reason = self.closed_reason or f"write to the {self.label} failed"
+        asyncio.get_running_loop().create_task(self.ws.close())
 
     async def read(self, on_text: Callable[[str], None]) -> str:
         """Hand every text frame to `on_text` until the connection ends; return why."""
