@@ -243,6 +243,28 @@ async def test_lc01_upstream_loss_closes_the_charge_point(
             await asyncio.wait_for(ws.recv(), 5)
         assert ws.close_code == 1013  # try again later: it queues its transaction messages
     await until(lambda: "CP1" not in gw.gateway.relay.connections, 5, "CP1 detached")
+    reply, _, writer = await raw_handshake(gw.port, "/ocpp/CP1", ["ocpp1.6"])
+    writer.close()
+    assert reply.status == 502  # while the CSMS is away, reconnects are refused
+    await csms.start()
+    async with connect(gw.url("CP1"), ["ocpp1.6"]) as ws:  # back: a new upstream connection
+        await ws.send('[2,"after","Heartbeat",{}]')
+        assert (await recv_json(ws))[:2] == [3, "after"]
+
+
+async def test_hs12_newer_connection_takes_over_with_its_own_upstream(
+        make_gateway: Callable[..., Any], csms: Csms) -> None:
+    gw = await proxy_gateway(make_gateway, csms)
+    async with connect(gw.url("CP1"), ["ocpp1.6"]) as old:
+        await csms.connected("CP1")
+        first = csms.sockets["CP1"]
+        async with connect(gw.url("CP1"), ["ocpp1.6"]) as new:
+            await until(lambda: first.closed, 5, "the old upstream connection closed")
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(old.recv(), 5)
+            await new.send('[2,"n1","Heartbeat",{}]')
+            assert (await recv_json(new))[:2] == [3, "n1"]
+            await csms.wait_for(lambda f: f[1] == "n1")
 
 
 async def test_upstream_outage_central_answers_locally_and_reconnects(
