@@ -157,6 +157,43 @@ def unknown_variables() -> list[str]:
                   if name.upper().startswith(ENV_PREFIX) and name.upper() not in known)
 
 
+def startup_problems(settings: Settings) -> tuple[list[str], list[str]]:
+    """What `serve` would stop on at start-up beyond the values themselves (files it opens),
+    checked without opening a socket or creating anything; and settings that have no effect."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    target = settings.mqtt_target
+    tls_files = [n for n in ("mqtt_ca", "mqtt_cert", "mqtt_key") if getattr(settings, n)]
+    if target.tls:
+        import ssl
+
+        from .northbound.client import tls_context
+
+        try:
+            tls_context(*(str(getattr(settings, n)) if getattr(settings, n) else None
+                          for n in ("mqtt_ca", "mqtt_cert", "mqtt_key")))
+        except (OSError, ssl.SSLError) as exc:
+            keys = "/".join(tls_files) or "mqtt_ca"
+            errors.append(f"{keys}: the TLS files cannot be loaded: {exc}; give readable PEM "
+                          "files (CA bundle, certificate, its key)")
+    elif tls_files:
+        warnings.append(f"{', '.join(tls_files)} set but mqtt is not mqtts://: ignored")
+    if settings.mode == "central":
+        directory = settings.store.resolve().parent
+        if not directory.is_dir():
+            errors.append(f"store: directory {directory} does not exist; create it or choose "
+                          "another --store")
+        elif not os.access(directory, os.W_OK):
+            errors.append(f"store: directory {directory} is not writable; fix its permissions "
+                          "or choose another --store")
+    if settings.frame_log_file not in ("", "-"):
+        path = Path(settings.frame_log_file)
+        existing = path if path.exists() else next(p for p in path.parents if p.exists())
+        if not os.access(existing, os.W_OK):
+            errors.append(f"frame_log_file: {existing} is not writable; choose another place")
+    return errors, warnings
+
+
 def summary(settings: Settings, sources: Sources) -> list[str]:
     host, port = settings.listen_address
     target = settings.mqtt_target
@@ -214,10 +251,21 @@ def run(config_file: Path | None, cli: dict[str, Any], out: IO[str] | None = Non
             print(f"  warning: {name} names no option and is ignored; "
                   f"{did_you_mean(name[len(ENV_PREFIX):])}", file=err)
         return EXIT_CONFIG
+    errors, warnings = startup_problems(settings)
+    warnings += [f"{name} names no option and is ignored; "
+                 f"{did_you_mean(name[len(ENV_PREFIX):])}".rstrip("; ") for name in unknown]
+    if errors:
+        count = len(errors)
+        print(f"ocpp-mqtt: {count} config error{'s' if count > 1 else ''} "
+              "(the gateway would not start):", file=err)
+        for line in errors:
+            print("  " + line, file=err)
+        for line in warnings:
+            print("  warning: " + line, file=err)
+        return EXIT_CONFIG
     print("ok" + (f": {config_file}" if config_file else ""), file=out)
     for line in summary(settings, sources):
         print(line, file=out)
-    for name in unknown:
-        print(f"warning: {name} names no option and is ignored; "
-              f"{did_you_mean(name[len(ENV_PREFIX):])}".rstrip("; "), file=err)
+    for line in warnings:
+        print("warning: " + line, file=err)
     return EXIT_OK

@@ -20,6 +20,7 @@ from typing import IO
 
 import orjson
 
+from .config import ConfigError
 from .logs import safe_text
 from .ocppj.identity import escape_topic_level
 from .redact import redact_frame
@@ -49,13 +50,17 @@ class FrameLog:
         self._directory: Path | None = None
         self._files: OrderedDict[str, IO[str]] = OrderedDict()
         self._closed = False
-        if target in ("", "-"):
-            self._stream = sys.stderr
-        elif is_directory_target(target):
-            self._directory = Path(target)
-            self._directory.mkdir(parents=True, exist_ok=True)
-        else:
-            self._stream = open(target, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        try:
+            if target in ("", "-"):
+                self._stream = sys.stderr
+            elif is_directory_target(target):
+                self._directory = Path(target)
+                self._directory.mkdir(parents=True, exist_ok=True)
+            else:
+                self._stream = open(target, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        except OSError as exc:
+            raise ConfigError(f"frame_log_file: cannot write to {target}: {exc.strerror}; "
+                              "choose a writable file or directory") from exc
 
     def wants(self, identity: str) -> bool:
         return self.everyone or identity in self.identities

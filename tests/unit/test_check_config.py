@@ -126,3 +126,21 @@ def test_ocpp2mqtt_variables_are_named_as_the_source(capsys: pytest.CaptureFixtu
     assert "  listen = '0.0.0.0:3000'  (ocpp2mqtt variables)" in out
     assert "  mqtt = 'mqtt://u:***@broker.lan:1883'  (ocpp2mqtt variables)" in out
     assert PASSWORD not in out + err
+
+
+def test_files_the_gateway_would_open_at_start(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = check(capsys, "--mode", "central", "--store",
+                         str(tmp_path / "missing" / "gw.sqlite3"), "--mqtt",
+                         "mqtts://broker:8883", "--mqtt-ca", str(tmp_path / "ca.pem"))
+    assert code == 2
+    assert f"store: directory {tmp_path / 'missing'} does not exist" in err
+    assert "mqtt_ca: the TLS files cannot be loaded" in err
+    assert not (tmp_path / "missing").exists()  # nothing created by a check
+
+
+def test_tls_files_without_mqtts_are_warned_about(capsys: pytest.CaptureFixture[str],
+                                                  tmp_path: Path) -> None:
+    code, _, err = check(capsys, "--mqtt-ca", str(tmp_path / "ca.pem"))
+    assert code == 0
+    assert "warning: mqtt_ca set but mqtt is not mqtts://: ignored" in err

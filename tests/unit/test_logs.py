@@ -82,3 +82,12 @@ def test_component_levels_take_effect(restore_logging: None,
     setup_logging("warning", "text", "")
     logging.getLogger("ocpp_mqtt.mqtt").debug("mqtt detail 2")
     assert "mqtt detail 2" not in capsys.readouterr().err
+
+
+def test_unwritable_frame_log_target_is_a_config_error(tmp_path: Path) -> None:
+    from ocpp_mqtt.framelog import FrameLog
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match=r"^frame_log_file: cannot write to "):
+        FrameLog(["*"], f"{blocker}/sub/", "text")  # a directory under a plain file
