@@ -44,3 +44,9 @@ def test_readme_links_the_migration_guides() -> None:
     readme = (ROOT / "README.md").read_text()
     for guide in ("docs/migrate-from-emqx.md", "docs/migrate-from-ocpp2mqtt.md"):
         assert f"]({guide})" in readme
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_no_merge_conflict_markers(page: Path) -> None:
+    for marker in ("<<<<<<< ", "\n=======\n", ">>>>>>> "):
+        assert marker not in page.read_text(), f"{page.name}: unresolved merge ({marker.strip()})"
