@@ -24,6 +24,12 @@ from ocpp_mqtt.gateway import Gateway
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Gateways the tests start as processes (`ocpp-mqtt serve`) must not all bind the admin API's
+# default port 8080 (nor collide with a gateway a developer runs meanwhile); those that test
+# the admin API pass --admin-listen themselves, and in-process gateways (make_gateway) take a
+# free port.
+os.environ.setdefault("OCPP_MQTT_ADMIN_LISTEN", "off")
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--soak-long", action="store_true", default=False,
@@ -191,6 +197,12 @@ class RunningGateway:
     def port(self) -> int:
         return self.gateway.ws_port
 
+    @property
+    def admin_url(self) -> str:
+        """http://127.0.0.1:<port> of the admin API (make_gateway's admin_listen)."""
+        assert self.gateway.admin is not None, "this gateway runs without its admin API"
+        return self.gateway.admin.url
+
     def url(self, identity: str, path: str = "/ocpp/") -> str:
         return f"ws://127.0.0.1:{self.port}{path}{identity}"
 
@@ -211,6 +223,7 @@ async def make_gateway(mosquitto: Mosquitto) -> AsyncIterator[Callable[..., Any]
             "gateway_id": "test-gw",
             # one MQTT session per gateway, whatever gateway_id a test gives several of them
             "mqtt_client_id": f"test-gw-{os.getpid()}-{next(_prefixes)}",
+            "admin_listen": "127.0.0.1:0",  # a free port: see RunningGateway.admin_url
         }
         values.update(overrides)
         gateway = Gateway(load_settings(None, **values))

@@ -6,6 +6,7 @@ Every field is an option under the same name everywhere: `call_timeout` is the T
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import socket
@@ -15,7 +16,14 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -28,6 +36,8 @@ from pydantic_settings import (
 from .ocppj.versions import Version
 
 PROFILES = ("emqx", "native", "homeassistant", "ocpp2mqtt", "thingsboard")
+ADMIN_OFF = ("off", "", "none", "false", "0")
+ADMIN_TOKEN_MIN = 16
 PLACEHOLDERS = ("${cid}", "${clientid}", "${action}", "${id}", "${type}")
 
 
@@ -54,6 +64,15 @@ class MqttTarget:
             return f"embedded broker on {self.host}:{self.port} (MQTT 3.1.1)"
         user = f"{self.username}:***@" if self.username else ""
         return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_hostport(value: str, key: str) -> tuple[str, int]:
@@ -366,6 +385,56 @@ class Settings(BaseSettings):
             raise ValueError("must name a ThingsBoard device profile, e.g. default")
         return value
 
+    # ---- admin HTTP API and metrics (admin/) --------------------------------------------
+    admin_listen: str = Field(
+        "127.0.0.1:8080", description="HOST:PORT of the admin API, /metrics and probes; 'off'"
+    )
+    admin_token: SecretStr | None = Field(
+        None, description="bearer token of the admin API (required beyond loopback)"
+    )
+    admin_frames: int = Field(
+        20, ge=0, le=1000, description="last frames kept per charge point for the admin API"
+    )
+    admin_stream_buffer: int = Field(
+        1000, ge=10, le=1_000_000,
+        description="events queued per live-stream reader before it is dropped",
+    )
+
+    @field_validator("admin_listen")
+    @classmethod
+    def _check_admin_listen(cls, value: str) -> str:
+        if value.strip().lower() in ADMIN_OFF:
+            return "off"
+        parse_hostport(value, "admin_listen")
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _check_admin_token(cls, value: SecretStr | None,
+                           info: ValidationInfo) -> SecretStr | None:
+        token = value.get_secret_value() if value is not None else ""
+        if value is not None and not token:
+            value = None
+        listen = info.data.get("admin_listen", "off")
+        if value is None:
+            if listen != "off" and not _loopback(parse_hostport(listen, "admin_listen")[0]):
+                raise ValueError(f"required because admin_listen ({listen}) is not a loopback "
+                                 "address: set --admin-token (or OCPP_MQTT_ADMIN_TOKEN) to a "
+                                 "long random secret, e.g. `openssl rand -hex 32`, or bind "
+                                 "admin_listen to 127.0.0.1")
+            return None
+        if len(token) < ADMIN_TOKEN_MIN or any(c.isspace() or ord(c) < 32 for c in token):
+            raise ValueError(f"must be at least {ADMIN_TOKEN_MIN} characters without spaces "
+                             "or control characters, e.g. `openssl rand -hex 32`")
+        return value
+
+    @property
+    def admin_address(self) -> tuple[str, int] | None:
+        """Where the admin listener binds, None when it is off."""
+        if self.admin_listen == "off":
+            return None
+        return parse_hostport(self.admin_listen, "admin_listen")
+
     # ---- logs ----------------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="level")
     log_format: Literal["text", "json"] = Field("text", description="log line format")
@@ -625,6 +694,10 @@ class Settings(BaseSettings):
             if self.listen_address[1] == 0:
                 raise ValueError("workers above 1 need a fixed listen port: with port 0 each "
                                  "worker would get its own; choose --listen HOST:PORT")
+            admin = self.admin_address
+            if admin is not None and admin[1] and admin[1] + self.workers - 1 > 65535:
+                raise ValueError(f"admin_listen: worker i listens on port {admin[1]}+i, beyond "
+                                 "65535 with this many workers; choose a lower port")
         if self.mode == "central" and self.workers > 1:
             raise ValueError("workers above 1 are not available in central mode: each worker "
                              "would keep its own store and hand out the same transaction ids; "

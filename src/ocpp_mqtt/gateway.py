@@ -23,6 +23,7 @@ from .transport.pings import Pinger
 from .transport.websocket import Listener
 
 if TYPE_CHECKING:
+    from .admin.server import AdminServer
     from .modes.central.mode import Central
     from .modes.proxy.mode import Proxy
 
@@ -34,6 +35,8 @@ class Gateway:
         self.settings = settings
         self.schemas = Schemas(validate_formats=settings.validate_formats)
         self.relay = Relay(settings)
+        self.policy = policy_from(settings)  # shared by every session; holds their Stats
+        self.admin: AdminServer | None = None
         self.central: Central | None = None
         if settings.mode == "central":
             from .modes.central.mode import Central
@@ -109,7 +112,7 @@ class Gateway:
         await self.relay.start(self.link)
         if self.central is not None:
             await self.central.start(self.link)
-        listener = self.listener = Listener(settings, self.schemas, policy_from(settings),
+        listener = self.listener = Listener(settings, self.schemas, self.policy,
                                             self.relay, self.link, self,
                                             self.proxy.gate if self.proxy else None)
         app = web.Application()
@@ -136,8 +139,26 @@ class Gateway:
                             self.relay.connections.values)
             self._pinger = asyncio.get_running_loop().create_task(pinger.run())
         self.started_at_ms = int(time.time() * 1000)
+        await self._start_admin()
         self.relay.fleet.announced_at = self.started_at_ms
         self._announce()
+
+    async def _start_admin(self) -> None:
+        address = self.settings.admin_address
+        if address is None:
+            return
+        from .admin.server import AdminServer
+        from .admin.stream import Stream
+
+        stream = Stream(self.settings.admin_stream_buffer)
+        self.admin = AdminServer(self, stream)
+        try:
+            await self.admin.start(*address)
+        except ConfigError:
+            self.admin = None
+            await self.stop()
+            raise
+        self.relay.tap = stream
 
     def _broker_down(self) -> None:
         self.broker_down_since = time.time()
@@ -223,6 +244,7 @@ class Gateway:
             f"(OCPP {', '.join(self.settings.versions)}); "
             f"MQTT: {broker}, "
             f"prefix {self.settings.prefix!r}"
+            + (f"; admin API: {self.admin.url}/api/v1/" if self.admin is not None else "")
         )
 
     async def stop(self) -> None:
@@ -233,6 +255,8 @@ class Gateway:
             self._grace.cancel()
         if self._pinger is not None:
             self._pinger.cancel()
+        if self.admin is not None:
+            self.admin.stream.close()  # live streams end now; the API answers until the end
         # Answers come over MQTT: with the broker gone there is nothing to wait for.
         connected = self.link is not None and self.link.connected
         await self.relay.stop(self.settings.shutdown_timeout if connected else 0.0)
@@ -251,6 +275,9 @@ class Gateway:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.admin is not None:
+            await self.admin.stop()
+            self.admin = None
         await self._stop_broker()
 
     async def _stop_broker(self) -> None:

@@ -36,6 +36,12 @@ def worker_settings(settings: Settings, index: int) -> Settings:
     update: dict[str, Any] = {"gateway_id": f"{settings.gateway_id}-w{index}"}
     if settings.mqtt_client_id:
         update["mqtt_client_id"] = f"{settings.mqtt_client_id}-w{index}"
+    admin = settings.admin_address
+    if admin is not None and admin[1]:
+        # Each worker is an instance with its own charge points, counters and metrics: worker
+        # i serves its admin API on port + i (one scrape target per worker).
+        host = f"[{admin[0]}]" if ":" in admin[0] else admin[0]
+        update["admin_listen"] = f"{host}:{admin[1] + index}"
     return settings.model_copy(update=update)
 
 

@@ -23,7 +23,8 @@ from ..ocppj.identity import unescape_topic_level
 from ..ocppj.session import Policy
 from ..ocppj.versions import CALL, CALLRESULT
 from ..transport.connection import Connection
-from .central.calls import LocalCall
+from ..transport.framelog import FrameLog, Quiet, Tap
+from .calls import LocalCall
 from .fleet import RESPONDER, Fleet
 from .proxy.calls import ProxyCall
 from .repeats import Repeats
@@ -70,6 +71,7 @@ class Relay:
         self.outage: str | None = None
         self.central: Central | None = None  # central mode: answers CALLs, keeps state
         self.proxy: Proxy | None = None  # proxy mode: an upstream CSMS answers
+        self.tap: Tap = Quiet()  # live frames and events for the admin API's stream
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -140,6 +142,7 @@ class Relay:
 
     async def attach(self, conn: Connection) -> None:
         conn.topics = topics = self.topics_for(conn.cid_level)
+        conn.log = FrameLog(conn.identity, self.settings.admin_frames, self.tap)
         old = self.connections.get(conn.identity)
         self.connections[conn.identity] = conn
         self._by_topic[topics.dnstream] = conn
@@ -177,6 +180,8 @@ class Relay:
                                                                   now_ms), 1)
         log.info("charge point connected", extra={
             "cid": conn.identity, "version": conn.version.value, "ip": conn.remote_ip})
+        if self.tap.watching:
+            self.tap.event("connected", conn.identity, info)
         if self.central is not None:
             self.central.attached(conn)
         if self.proxy is not None:
@@ -226,6 +231,8 @@ class Relay:
         self.link.publish(topics.disconnected,
                           emqx.connection_event(info, "disconnected", reason, now_ms), 1)
         log.info("charge point disconnected", extra={"cid": conn.identity, "reason": reason})
+        if self.tap.watching:
+            self.tap.event("disconnected", conn.identity, {**info, "reason": reason})
 
     def on_text(self, conn: Connection, text: str) -> None:
         if conn.detached:  # replaced by a newer connection, its socket not yet closed
@@ -233,6 +240,7 @@ class Relay:
         now = time.monotonic()
         conn.last_rx = now
         conn.frames_in += 1
+        conn.log.add(True, text, now)
         if self.proxy is not None:
             self.proxy.on_text(conn, text)
             return

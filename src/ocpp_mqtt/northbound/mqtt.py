@@ -174,6 +174,17 @@ class MqttLink:
         ids = self._client._package_handler.id_generator
         return int(min(self.max_inflight, ids._max - 1) - len(ids._used_ids))
 
+    @property
+    def in_flight(self) -> int:
+        """Packet ids in use: QoS 1/2 publishes and (un)subscriptions awaiting their ack."""
+        return len(self._client._package_handler.id_generator._used_ids)
+
+    @property
+    def window(self) -> int:
+        """The most packets that may be in flight (mqtt_max_inflight, capped by the broker)."""
+        ids = self._client._package_handler.id_generator
+        return int(min(self.max_inflight, ids._max - 1))
+
     def _send_publish(
         self, topic: str, payload: bytes, qos: int, retain: bool, props: dict[str, Any],
         token: int | None = None,

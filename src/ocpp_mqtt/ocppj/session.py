@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -33,6 +33,7 @@ from .frames import (
     parse,
     result_frame,
 )
+from .stats import Stats
 from .validation import Schemas
 from .versions import (
     CALL,
@@ -66,6 +67,7 @@ class Policy:
     # Proxy mode (MID-06): CALLs from MQTT go out under ids the gateway draws, never the
     # publisher's, so they cannot collide with the ids of the upstream CSMS.
     own_ids: bool = False
+    stats: Stats = field(default_factory=Stats)  # shared by the gateway's sessions
 
 
 @dataclass(slots=True)
@@ -89,8 +91,9 @@ class _OutCall:
 class Session:
     """RPC state of one WebSocket connection of one charge point."""
 
-    __slots__ = ("_2x", "_cp_actions", "_in", "_out", "_out_ids", "_queue", "_urgent", "_v",
-                 "_wire", "policy", "schemas", "version")
+    __slots__ = ("_2x", "_cp_actions", "_in", "_out", "_out_ids", "_queue", "_stats", "_urgent",
+                 "_v", "_wire", "calls_in", "calls_out", "errors_in", "errors_out", "policy",
+                 "schemas", "version")
 
     def __init__(self, version: Version, schemas: Schemas, policy: Policy) -> None:
         self.version = version
@@ -107,6 +110,9 @@ class Session:
         self._urgent: deque[_OutCall] = deque()  # the upstream CSMS's CALLs: sent first
         self._out_ids: set[str] = set()  # sender ids of the outstanding and queued MQTT CALLs
         self._wire: set[str] = set()  # wire ids of the outstanding and queued CALLs
+        self._stats = policy.stats
+        # this connection's own counts (the admin API shows them)
+        self.calls_in = self.calls_out = self.errors_in = self.errors_out = 0
 
     # ---- introspection ------------------------------------------------------------------
 
@@ -123,6 +129,25 @@ class Session:
         """The action of a charge point CALL still awaiting its answer."""
         entry = self._in.get(unique_id)
         return entry[0] if entry else None
+
+    def pending(self, now: float) -> dict[str, Any]:
+        """What waits for an answer in each direction, for the admin API (not the hot path):
+        ages in seconds since the CALL was received or sent."""
+        timeout = self.policy.call_timeout
+        out = self._out
+        return {
+            "from_charge_point": [
+                {"unique_id": uid, "action": action, "age_s": round(now - d + timeout, 3)}
+                for uid, (action, d) in self._in.items()],
+            "to_charge_point": None if out is None else {
+                "unique_id": out.unique_id, "action": out.action,
+                "age_s": round(now - out.deadline + timeout, 3)},
+            "queued": [{"unique_id": c.unique_id, "action": c.action} for c in self._queue],
+        }
+
+    def pending_counts(self) -> tuple[int, int]:
+        """(charge point CALLs awaiting an answer, CALLs to it awaiting one: 0 or 1)."""
+        return len(self._in), 0 if self._out is None else 1
 
     def next_deadline(self) -> float | None:
         deadlines = [d for _, d in self._in.values()]
@@ -144,12 +169,20 @@ class Session:
             problem = ev.Problem("bad_frame", frame.problem, frame.unique_id)
             if frame.reply is None:
                 return [problem]
+            self._error_out(_reply_code(frame.reply))
             return [ev.SendFrame(frame.reply), problem]
         assert type(frame) is Ignored
         return [ev.Problem("ignored_frame", frame.problem)]
 
     def _callerror(self, unique_id: str, code: str, description: str) -> ev.SendFrame:
-        return ev.SendFrame(error_frame(unique_id, spell(self.version, code), description))
+        spelled = spell(self.version, code)
+        self._error_out(spelled)
+        return ev.SendFrame(error_frame(unique_id, spelled, description))
+
+    def _error_out(self, code: str) -> None:
+        self.errors_out += 1
+        table = self._stats.errors_out
+        table[code] = table.get(code, 0) + 1
 
     def _cp_call(self, call: Call, now: float) -> list[ev.Event]:
         action = call.action
@@ -186,11 +219,15 @@ class Session:
         if validate:
             error = self._v.check(action, call.payload, False)
             if error is not None:
+                self._error_out(error.code)
                 return [
                     ev.SendFrame(error_frame(uid, error.code, error.describe())),
                     ev.Problem("invalid_call", f"{action} {error.describe()}", uid),
                 ]
         self._in[uid] = (action, now + self.policy.call_timeout)
+        self.calls_in += 1
+        table = self._stats.calls_in
+        table[action] = table.get(action, 0) + 1
         return [ev.UpCall(uid, action, call.raw_payload, call.payload, CALL)]
 
     def _signed_base(self, action: str) -> str | None:
@@ -209,6 +246,9 @@ class Session:
             if error is not None:
                 detail = f"SEND {call.action} {error.describe()}"
                 return [ev.Problem("invalid_send", detail, call.unique_id)]
+        self.calls_in += 1
+        table = self._stats.calls_in
+        table[call.action] = table.get(call.action, 0) + 1
         return [ev.UpCall(call.unique_id, call.action, call.raw_payload, call.payload, SEND)]
 
     def _cp_result(self, result: CallResult, now: float) -> list[ev.Event]:
@@ -216,6 +256,10 @@ class Session:
         if out is None or (out.wire_id or out.unique_id) != result.unique_id:  # SY-06
             return [ev.Problem("unknown_result", "CALLRESULT for no pending CALL",
                                result.unique_id)]
+        stats = self._stats
+        table = stats.results_in
+        table[out.action] = table.get(out.action, 0) + 1
+        stats.rtt_cs.observe(now - out.deadline + self.policy.call_timeout)
         if self.policy.validate_cp_results and not out.upstream:
             error = self._v.check(out.action, result.payload, True)
             if error is not None:
@@ -251,6 +295,9 @@ class Session:
         return events + self._advance(now)
 
     def _cp_error(self, error: CallError, now: float) -> list[ev.Event]:
+        self.errors_in += 1
+        table = self._stats.errors_in
+        table[error.code] = table.get(error.code, 0) + 1
         if error.message_type == CALLRESULTERROR:  # about a result the backend sent (FR-04)
             action = None
             return [
@@ -262,6 +309,7 @@ class Session:
         out = self._out
         if out is None or (out.wire_id or out.unique_id) != error.unique_id:  # SY-06
             return [ev.Problem("unknown_result", "CALLERROR for no pending CALL", error.unique_id)]
+        self._stats.rtt_cs.observe(now - out.deadline + self.policy.call_timeout)
         events: list[ev.Event] = [
             ev.UpError(
                 out.unique_id, out.action, error.code, error.description, error.details,
@@ -312,6 +360,7 @@ class Session:
             if error is not None:
                 return refuse(ev.INVALID, f"{action} does not match its schema: {error.describe()}")
         if self._out is not None and len(self._queue) >= self.policy.max_queue:
+            self._stats.hit("queue_full")
             return refuse(ev.QUEUE_FULL, f"{self.policy.max_queue} CALLs already queued")
         try:
             call = _OutCall(unique_id, action, orjson.dumps(payload).decode(), ctx)
@@ -401,6 +450,10 @@ class Session:
             return [ev.Outcome(unique_id, ev.INVALID, f"Payload cannot be serialised: {exc}",
                                action, CALLRESULT, ctx)]
         del self._in[unique_id]
+        stats = self._stats
+        table = stats.results_out
+        table[action] = table.get(action, 0) + 1
+        stats.rtt_cp.observe(now - entry[1] + self.policy.call_timeout)
         events: list[ev.Event] = [
             ev.SendFrame(frame),
             ev.Outcome(unique_id, ev.SENT, "result sent to the charge point", action,
@@ -452,7 +505,9 @@ class Session:
         except TypeError as exc:  # orjson: nested deeper than it serialises (254 levels)
             return refuse(ev.INVALID, f"ErrorDetails cannot be serialised: {exc}", action)
         if message_type == CALLERROR:
-            del self._in[unique_id]
+            deadline = self._in.pop(unique_id)[1]
+            self._stats.rtt_cp.observe(now - deadline + self.policy.call_timeout)
+        self._error_out(spelled)
         return [
             ev.SendFrame(frame),
             ev.Outcome(unique_id, ev.SENT, "error sent to the charge point", action,
@@ -466,6 +521,7 @@ class Session:
         events: list[ev.Event] = []
         if self._in:
             late = [(uid, a) for uid, (a, deadline) in self._in.items() if deadline <= now]
+            self._stats.timeouts_in += len(late)
             for uid, action in late:
                 del self._in[uid]
                 # Tell the charge point rather than leave it waiting: it will retry (ER-11).
@@ -476,6 +532,7 @@ class Session:
                 events.append(ev.Problem("backend_timeout", action, uid))
         out = self._out
         if out is not None and out.deadline <= now:
+            self._stats.timeouts_out += 1
             events.append(ev.Outcome(
                 out.unique_id, ev.TIMEOUT,
                 f"no answer from the charge point within {self.policy.call_timeout:g} s",
@@ -507,6 +564,9 @@ class Session:
     def _send(self, call: _OutCall, now: float) -> list[ev.Event]:
         call.deadline = now + self.policy.call_timeout
         self._out = call
+        self.calls_out += 1
+        table = self._stats.calls_out
+        table[call.action] = table.get(call.action, 0) + 1
         frame = call.frame
         if frame is None:
             frame = call_frame(call.wire_id or call.unique_id, call.action, call.raw_payload)
@@ -536,6 +596,15 @@ class Session:
             wire = str(uuid.uuid4())
             if wire not in self._wire and wire != taken:
                 return wire
+
+
+def _reply_code(frame: str) -> str:
+    """The error code of a CALLERROR frame the parser built (`[4,"id","Code",...]`)."""
+    try:
+        code = orjson.loads(frame)[2]
+    except (orjson.JSONDecodeError, IndexError, TypeError):
+        return "unknown"
+    return code if isinstance(code, str) else "unknown"
 
 
 def _not_pending() -> str:

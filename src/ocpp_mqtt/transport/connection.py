@@ -13,6 +13,7 @@ from aiohttp import WSMsgType, web
 
 from ..ocppj.session import Session
 from ..ocppj.versions import Version
+from .framelog import QUIET, FrameLog
 
 log = logging.getLogger("ocpp_mqtt.ws")
 
@@ -55,12 +56,15 @@ class Connection:
         self.frames_in = 0
         self.frames_out = 0
         self.trace: Callable[[str, str], None] | None = None  # the frame log, when it wants us
+        # the last frames; the owning mode gives it a size and a tap
+        self.log = FrameLog(identity, 0, QUIET)
         self._out: deque[str] = deque()
         self._writing = False
 
     def send(self, text: str) -> None:
         if self.trace is not None:
             self.trace("out", text)
+        self.log.add(False, text, time.monotonic())
         if self._writing or self._out:
             if len(self._out) >= MAX_PENDING_FRAMES:
                 self._overflow()
@@ -126,6 +130,7 @@ class Connection:
         self.close(1011, "write to the charge point failed")
 
     def _overflow(self) -> None:
+        self.session.policy.stats.hit("write_backlog")
         log.warning("charge point does not read its frames: closing",
                     extra={"cid": self.identity, "queued": len(self._out)})
         self._out.clear()

@@ -61,6 +61,17 @@ PROBES = ("/health", "/ready")
 RETRY_AFTER = "10"  # seconds, on 503 answers while the broker is unreachable
 
 
+def probe(availability: Availability | None, readiness: bool) -> web.Response:
+    """Liveness (`/health`, `/healthz`: the process serves) and readiness (`/ready`,
+    `/readyz`: charge points are accepted, which needs the broker) for load balancers and
+    orchestrators; the same JSON body for both."""
+    body: dict[str, Any] = availability.health() if availability else {}
+    refusal = availability.refusal() if availability else None
+    status = 503 if readiness and refusal is not None else 200
+    body = {"status": "ready" if refusal is None else "unavailable", "reason": refusal, **body}
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+
+
 class Listener:
     def __init__(
         self, settings: Settings, schemas: Schemas, policy: Policy, owner: Owner, flow: Flow,
@@ -79,17 +90,7 @@ class Listener:
                                         settings.log_format)
 
     def _probe(self, path: str) -> web.Response:
-        """Liveness (`/health`: the process serves) and readiness (`/ready`: charge points are
-        accepted, which needs the broker) for load balancers and orchestrators."""
-        body: dict[str, Any] = self.availability.health() if self.availability else {}
-        refusal = self.availability.refusal() if self.availability else None
-        status = 200
-        if path == "/ready" and refusal is not None:
-            status = 503
-        body = {"status": "ready" if refusal is None else "unavailable", "reason": refusal,
-                **body}
-        return web.Response(status=status, body=orjson.dumps(body),
-                            content_type="application/json")
+        return probe(self.availability, readiness=path == "/ready")
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         upgrade = request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"

@@ -22,9 +22,9 @@ from ...northbound.mqtt import MqttLink
 from ...ocppj import events as ev
 from ...ocppj.versions import SEND
 from ...transport.connection import Connection
+from ..calls import send_call
 from . import profile as pr
 from .answers import Answer, Answerer, iso_now
-from .calls import LocalCall
 from .commands import run_command
 from .limits import Limits
 from .observe import connected, disconnected, observe
@@ -257,6 +257,7 @@ class Central:
             body = self.relay.encode_call(conn, call, int(time.time() * 1000))
             if local:  # acknowledged by us: must reach MQTT whatever happens (outbox)
                 if self.outbox.full:
+                    conn.session.policy.stats.hit("outbox_full")
                     self._refuse(conn, call, "the gateway's outbox is full (MQTT unreachable "
                                  "for long): try again later")
                     return
@@ -387,15 +388,7 @@ class Central:
                                                        "hook": method})
 
     async def _call(self, identity: str, action: str, payload: dict[str, Any]) -> CommandResult:
-        conn = self.relay.connections.get(identity)
-        if conn is None or conn.detached:
-            return CommandResult(pr.OFFLINE, action, reason="the charge point is not connected")
-        future: asyncio.Future[CommandResult] = asyncio.get_running_loop().create_future()
-        events = conn.session.backend_call(None, action, payload, LocalCall(action, future),
-                                           time.monotonic())
-        self.relay.dispatch(conn, events)
-        self.relay.watch(conn)
-        return await future
+        return await send_call(self.relay, identity, action, payload)
 
     async def _trigger_later(self, conn: Connection, delay: float) -> None:
         """A charge point that reconnects without booting (most do) is asked for what the

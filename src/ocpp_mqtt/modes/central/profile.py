@@ -10,50 +10,26 @@ and come back as a :class:`CommandResult`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ...config import Settings
+
+# CommandResult and its statuses live with the calls that produce them (modes/calls.py);
+# profiles keep importing them from here.
+from ..calls import (
+    ANSWERED,
+    INVALID,
+    LIMITED,
+    OFFLINE,
+    QUEUE_FULL,
+    REJECTED,
+    TIMEOUT,
+    CommandResult,
+)
 from .state import ChargePointState
 
-# CommandResult.status values
-ANSWERED = "answered"  # the charge point answered with a CALLRESULT: see `result`
-REJECTED = "rejected"  # it answered with a CALLERROR: see `error`
-OFFLINE = "offline"  # it is not connected (or disconnected before answering)
-TIMEOUT = "timeout"  # no answer within call_timeout
-INVALID = "invalid"  # the command is malformed, unknown, or its payload fails the schema
-QUEUE_FULL = "queue_full"
-LIMITED = "limited"  # refused by the gateway's rate limit (e.g. current limit updates)
-
-
-@dataclass(slots=True)
-class CommandResult:
-    status: str
-    action: str  # the OCPP action sent (or the command name when nothing was sent)
-    reason: str = ""
-    result: dict[str, Any] | None = None  # the CALLRESULT payload
-    error: dict[str, Any] | None = None  # {"code", "description", "details"} of a CALLERROR
-    steps: list[dict[str, Any]] = field(default_factory=list)  # for multi-call commands
-
-    @property
-    def ok(self) -> bool:
-        """Answered, and not with a status that says no (Rejected, NotSupported, ...)."""
-        if self.status != ANSWERED:
-            return False
-        status = (self.result or {}).get("status")
-        return status is None or status in ("Accepted", "Unlocked", "Scheduled")
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"status": self.status, "action": self.action}
-        if self.reason:
-            out["reason"] = self.reason
-        if self.result is not None:
-            out["result"] = self.result
-        if self.error is not None:
-            out["error"] = self.error
-        if self.steps:
-            out["steps"] = self.steps
-        return out
+__all__ = ["ANSWERED", "INVALID", "LIMITED", "OFFLINE", "QUEUE_FULL", "REJECTED", "TIMEOUT",
+           "CommandResult", "Hub", "MqttHandler", "Profile", "Publisher"]
 
 
 MqttHandler = Callable[[str, bytes, dict[str, Any]], None]
