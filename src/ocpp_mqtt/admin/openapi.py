@@ -260,7 +260,8 @@ def document() -> dict[str, Any]:
                     "504": call_error | {"description": "no answer within call_timeout"}},
                 parameters=[IDENTITY],
                 requestBody={"required": True, "content": {
-                    "application/json": {"schema": _ref("CallRequest")}}})},
+                    "application/json": {"schema": _ref("CallRequest"), "example": {
+                        "action": "Reset", "payload": {"type": "Soft"}}}}})},
             "/api/v1/stream": {"get": _op(
                 "Server-Sent Events: frame, connected, disconnected (then dropped if the "
                 "reader falls admin_stream_buffer events behind)", {
