@@ -34,6 +34,7 @@ COMPONENTS: dict[str, str] = {
     "ocpp2mqtt": "the ocpp2mqtt profile",
     "thingsboard": "the ThingsBoard gateway API link",
     "workers": "the --workers supervisor",
+    "admin": "the admin API listener (never the token)",
     "config": "settings read from other tools' variables (--compat)",
 }
 # Libraries whose loggers can be named too; they log at warning unless `log_levels` says.

@@ -85,7 +85,7 @@ async def test_slow_reader_is_dropped(make_gateway: Any) -> None:
         assert len(subscriber.queue) == 0 and not stream.watching
         await ws.send('[2,"h","Heartbeat",{}]')  # the charge point still served
         conn = gw.gateway.relay.connections["F1"]
-        await until(lambda: conn.log.total >= 2, 3, "frames still logged")
+        await until(lambda: conn.recent.total >= 2, 3, "frames still logged")
     writer.close()
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from ..transport.framelog import wall_ms
+from ..transport.recent import wall_ms
 
 KINDS = ("frame", "connected", "disconnected")
 

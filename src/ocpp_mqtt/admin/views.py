@@ -86,7 +86,7 @@ def charge_point(gateway: Gateway, identity: str) -> dict[str, Any] | None:
         },
         pending=session.pending(time.monotonic()),
         keepalive=conn.keepalive,
-        frames=conn.log.frames(),
+        frames=conn.recent.frames(),
         state=state.to_json() if state is not None else None,
     )
     return body

@@ -23,7 +23,7 @@ from ..ocppj.identity import unescape_topic_level
 from ..ocppj.session import Policy
 from ..ocppj.versions import CALL, CALLRESULT
 from ..transport.connection import Connection
-from ..transport.framelog import FrameLog, Quiet, Tap
+from ..transport.recent import Quiet, RecentFrames, Tap
 from .calls import LocalCall
 from .fleet import RESPONDER, Fleet
 from .proxy.calls import ProxyCall
@@ -142,7 +142,7 @@ class Relay:
 
     async def attach(self, conn: Connection) -> None:
         conn.topics = topics = self.topics_for(conn.cid_level)
-        conn.log = FrameLog(conn.identity, self.settings.admin_frames, self.tap)
+        conn.recent = RecentFrames(conn.identity, self.settings.admin_frames, self.tap)
         old = self.connections.get(conn.identity)
         self.connections[conn.identity] = conn
         self._by_topic[topics.dnstream] = conn
@@ -240,7 +240,7 @@ class Relay:
         now = time.monotonic()
         conn.last_rx = now
         conn.frames_in += 1
-        conn.log.add(True, text, now)
+        conn.recent.add(True, text, now)
         if self.proxy is not None:
             self.proxy.on_text(conn, text)
             return

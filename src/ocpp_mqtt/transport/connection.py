@@ -13,7 +13,7 @@ from aiohttp import WSMsgType, web
 
 from ..ocppj.session import Session
 from ..ocppj.versions import Version
-from .framelog import QUIET, FrameLog
+from .recent import QUIET, RecentFrames
 
 log = logging.getLogger("ocpp_mqtt.ws")
 
@@ -57,14 +57,14 @@ class Connection:
         self.frames_out = 0
         self.trace: Callable[[str, str], None] | None = None  # the frame log, when it wants us
         # the last frames; the owning mode gives it a size and a tap
-        self.log = FrameLog(identity, 0, QUIET)
+        self.recent = RecentFrames(identity, 0, QUIET)
         self._out: deque[str] = deque()
         self._writing = False
 
     def send(self, text: str) -> None:
         if self.trace is not None:
             self.trace("out", text)
-        self.log.add(False, text, time.monotonic())
+        self.recent.add(False, text, time.monotonic())
         if self._writing or self._out:
             if len(self._out) >= MAX_PENDING_FRAMES:
                 self._overflow()

@@ -41,7 +41,7 @@ def wall_ms(mono: float) -> int:
     return int((time.time() - (time.monotonic() - mono)) * 1000)
 
 
-class FrameLog:
+class RecentFrames:
     """A ring of the last `size` frames of one connection."""
 
     __slots__ = ("identity", "inbound", "next", "size", "tap", "texts", "times", "total")
