@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -69,8 +70,9 @@ class AdminServer:
             await site.start()
         except OSError as exc:
             await self.stop()
+            why = os.strerror(exc.errno) if exc.errno else str(exc)  # uvloop: no strerror
             raise ConfigError(f"admin_listen: cannot listen on {host}:{port}: "
-                              f"{exc.strerror or exc}; choose another --admin-listen HOST:PORT "
+                              f"{why}; choose another --admin-listen HOST:PORT "
                               "or turn the admin API off with --admin-listen off") from exc
         sockets = getattr(site._server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else port
