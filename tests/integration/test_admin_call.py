@@ -145,3 +145,28 @@ async def test_call_in_central_mode(make_gateway: Any, tmp_path: Any) -> None:
         await ws.send(orjson.dumps([3, frame[1], result]).decode())
         reply = await task
         assert reply.status == 200 and reply.body["result"] == result
+
+
+async def test_call_in_proxy_mode_waits_behind_the_csms_call(make_gateway: Any) -> None:
+    """Proxy mode: the API's CALL is an injected one (MID-06: a gateway-drawn id), queued
+    behind the upstream CSMS's CALL in flight (SY-01), answered to the API only."""
+    from .csms import Csms
+
+    csms = await Csms().start()
+    try:
+        gw = await make_gateway(mode="proxy", upstream=csms.url)
+        async with connect(gw.url("P1"), ["ocpp1.6"]) as ws, admin(gw.admin_url) as api:
+            await csms.send("P1", '[2,"csms-1","ClearCache",{}]')
+            assert (await recv_json(ws))[1] == "csms-1"
+            task = asyncio.ensure_future(api.post(CALL.format("P1"), {
+                "action": "Reset", "payload": {"type": "Soft"}, "unique_id": "api-p"}))
+            await no_frame(ws, 0.3)
+            await ws.send('[3,"csms-1",{"status":"Accepted"}]')
+            frame = await recv_json(ws)
+            assert frame[2:] == ["Reset", {"type": "Soft"}] and frame[1] != "api-p"
+            await ws.send(orjson.dumps([3, frame[1], {"status": "Accepted"}]).decode())
+            reply = await task
+            assert reply.status == 200 and reply.body["result"] == {"status": "Accepted"}
+            assert not [f for f in csms.raw if frame[1] in f]  # never shown to the CSMS
+    finally:
+        await csms.stop()

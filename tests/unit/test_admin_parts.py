@@ -87,3 +87,33 @@ def test_session_counts_and_round_trips() -> None:
     assert (stats.timeouts_in, stats.timeouts_out) == (1, 1)
     assert stats.errors_out["InternalError"] == 1
     assert (session.calls_in, session.calls_out) == (2, 2)
+
+
+def test_long_frames_are_cut_in_the_ring_not_in_the_stream() -> None:
+    async def run() -> None:
+        stream = Stream(buffer=10)
+        reader = stream.subscribe(None)
+        ring = RecentFrames("CP", 2, stream)
+        text = "[2," + "x" * 10_000 + "]"
+        ring.add(True, text, time.monotonic())
+        kept = ring.frames()[0]["text"]
+        assert kept.startswith(text[:4096]) and kept.endswith(f"[{len(text)} characters, cut]")
+        assert len(kept) < 4200
+        live = orjson.loads(reader.take().split(b"data: ", 1)[1])
+        assert live["text"] == text and reader.queued_bytes == 0
+
+    asyncio.run(run())
+
+
+def test_reader_bound_in_bytes_too() -> None:
+    async def run() -> None:
+        stream = Stream(buffer=1000)
+        reader = stream.subscribe(None)
+        big = "y" * (3 * 1024 * 1024)
+        for _ in range(5):
+            stream.frame("A", True, big, time.monotonic())
+        assert reader.dropped is None and reader.queued_bytes > 15 * 1024 * 1024
+        stream.frame("A", True, big, time.monotonic())  # past 16 MiB
+        assert reader.dropped is not None and reader.queued_bytes == 0
+
+    asyncio.run(run())

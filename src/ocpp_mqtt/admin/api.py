@@ -194,7 +194,7 @@ class Api:
             while True:
                 reader.wake.clear()
                 while reader.queue:
-                    await response.write(reader.queue.popleft())
+                    await response.write(reader.take())
                 if reader.dropped is not None:
                     await response.write(b"event: dropped\ndata: "
                                          + orjson.dumps({"reason": reader.dropped}) + b"\n\n")

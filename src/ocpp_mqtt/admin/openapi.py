@@ -64,7 +64,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "gateway": {"type": "string"},
             "version": {"type": "string"},
-            "mode": {"enum": ["relay", "central"]},
+            "mode": {"enum": ["relay", "central", "proxy"]},
             "started_at": {"type": "integer", "description": "Unix ms"},
             "uptime_s": {"type": "number"},
             "ready": {"type": "boolean"},

@@ -19,6 +19,7 @@ import orjson
 from ..transport.recent import wall_ms
 
 KINDS = ("frame", "connected", "disconnected")
+MAX_BYTES = 16 * 1024 * 1024  # queued for one reader, whatever admin_stream_buffer allows
 
 
 class Reader:
@@ -30,6 +31,7 @@ class Reader:
         self.kinds = kinds
         self.buffer = buffer
         self.queue: deque[bytes] = deque()
+        self.queued_bytes = 0
         self.wake = asyncio.Event()
         self.dropped: str | None = None  # why the reader was dropped
         self.closed = False
@@ -43,19 +45,27 @@ class Reader:
     def put(self, message: bytes) -> None:
         if self.dropped is not None or self.closed:
             return
-        if len(self.queue) >= self.buffer:
-            self.dropped = (f"the reader fell {self.buffer} events behind "
-                            "(admin_stream_buffer): reconnect to resume")
+        if len(self.queue) >= self.buffer or self.queued_bytes + len(message) > MAX_BYTES:
+            self.dropped = (f"the reader fell {len(self.queue)} events "
+                            f"({self.queued_bytes} bytes) behind (admin_stream_buffer "
+                            f"{self.buffer}, at most {MAX_BYTES} bytes): reconnect to resume")
             self.queue.clear()
+            self.queued_bytes = 0
             if self.on_drop is not None:
                 self.on_drop()
         else:
             self.queue.append(message)
+            self.queued_bytes += len(message)
         self.wake.set()
+
+    def take(self) -> bytes:
+        message = self.queue.popleft()
+        self.queued_bytes -= len(message)
+        return message
 
 
 class Stream:
-    """The gateway's tap (transport.framelog.Tap) feeding the readers."""
+    """The gateway's tap (transport.recent.Tap) feeding the readers."""
 
     def __init__(self, buffer: int) -> None:
         self.buffer = buffer

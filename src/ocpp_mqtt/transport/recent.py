@@ -35,6 +35,11 @@ class Quiet:
 
 QUIET = Quiet()
 
+# Longest text kept per frame: a frame may be max_frame_size (256 KiB by default), and
+# admin_frames of them per connection would let each charge point pin megabytes. Only frames
+# longer than this cost a copy (the cut); the live stream gets the whole frame.
+TEXT_MAX = 4096
+
 
 def wall_ms(mono: float) -> int:
     """A time.monotonic() reading as Unix milliseconds."""
@@ -59,7 +64,8 @@ class RecentFrames:
     def add(self, inbound: bool, text: str, mono: float) -> None:
         if self.size:
             i = self.next
-            self.texts[i] = text
+            self.texts[i] = text if len(text) <= TEXT_MAX else (
+                f"{text[:TEXT_MAX]}... [{len(text)} characters, cut]")
             self.times[i] = mono
             self.inbound[i] = inbound
             self.next = 0 if i + 1 == self.size else i + 1
