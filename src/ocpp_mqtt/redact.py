@@ -29,8 +29,19 @@ MASK = "***"
 _SECRET_NAME = re.compile(r"password|passwd|secret|simpin|privatekey|authorizationkey|vpnkey",
                           re.IGNORECASE)
 _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
-_MENTIONS_SECRET = re.compile(r"password|passwd|secret|simpin|private key|privatekey|"
-                              r"authorizationkey|vpnkey|\"key\"", re.IGNORECASE)
+# Searched in the text lower-cased without "_": a frame where none of these appears holds no
+# secret by the rules above, and is logged without being parsed (most frames: meter values,
+# status). Plain substring tests: several times faster than one regex alternation.
+_MENTIONS_SECRET = ("password", "passwd", "secret", "simpin", "privatekey", "private key",
+                    "authorizationkey", "vpnkey", '"key"')
+
+
+def _may_hold_secret(text: str) -> bool:
+    # A JSON escape (\u0070assword) could spell a name the search would miss: walk those.
+    if "\\u" in text:
+        return True
+    flat = text.lower().replace("_", "")
+    return any(word in flat for word in _MENTIONS_SECRET)
 
 
 def _secret_name(name: Any) -> bool:
@@ -84,11 +95,11 @@ def _walk(node: Any, parent_key: str | None) -> tuple[Any, bool]:
 def redact_frame(text: str) -> str:
     """The frame as sent when it holds no secret (byte for byte), else re-serialised with
     every secret replaced by "***"."""
+    if not _may_hold_secret(text):
+        return text
     try:
         frame = orjson.loads(text)
     except orjson.JSONDecodeError:
-        if _MENTIONS_SECRET.search(text) or _PRIVATE_KEY.search(text):
-            return f"<not JSON, {len(text)} characters, withheld: it may hold a secret>"
-        return text
+        return f"<not JSON, {len(text)} characters, withheld: it may hold a secret>"
     new, changed = _walk(frame, None)
     return orjson.dumps(new).decode() if changed else text

@@ -87,3 +87,16 @@ def test_not_json_with_a_secret_is_withheld() -> None:
                         SECRET)
     assert SECRET not in text and "withheld" in text
     assert redact_frame("[2,") == "[2,"  # nothing secret-looking: shown for debugging
+
+
+def test_names_spelt_with_json_escapes_are_still_found() -> None:
+    text = '[2,"1","SetNetworkProfile",{"connectionData":{"vpn":{"\\u0070assword":"' + \
+        SECRET + '","k\\u0065y":"' + SECRET + '"}}}]'
+    assert orjson.loads(text)[3]["connectionData"]["vpn"]["password"] == SECRET
+    out = redact_frame(text)
+    assert SECRET not in out
+    assert orjson.loads(out)[3]["connectionData"]["vpn"] == {"password": MASK, "key": MASK}
+
+
+def test_snake_case_names_are_found() -> None:
+    _redacted([2, "1", "DataTransfer", {"vendorId": "x", "data": {"sim_pin": SECRET}}])
