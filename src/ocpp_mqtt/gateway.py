@@ -159,6 +159,10 @@ class Gateway:
             await self.stop()
             raise
         self.relay.tap = stream
+        if self.central is None:  # central mode's state already holds the connectors
+            from .modes.connectors import ConnectorTracker
+
+            self.relay.tracker = ConnectorTracker()
 
     def _broker_down(self) -> None:
         self.broker_down_since = time.time()
@@ -244,7 +248,8 @@ class Gateway:
             f"(OCPP {', '.join(self.settings.versions)}); "
             f"MQTT: {broker}, "
             f"prefix {self.settings.prefix!r}"
-            + (f"; admin API: {self.admin.url}/api/v1/" if self.admin is not None else "")
+            + (f"; dashboard: {self.admin.url}/, admin API: {self.admin.url}/api/v1/"
+               if self.admin is not None else "")
         )
 
     async def stop(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -18,3 +19,12 @@ async def proxy(mosquitto: Mosquitto) -> AsyncIterator[TcpProxy]:
     p = await TcpProxy(mosquitto.port).start()
     yield p
     await p.close()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """A headless Chromium (tests/integration/browser.py) for the dashboard tests."""
+    from .browser import chromium
+
+    async with chromium() as launched:
+        yield launched

@@ -12,8 +12,9 @@ from aiohttp import hdrs, web
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Probes must answer orchestrators that hold no token; the OpenAPI document describes, it
-# holds no data.
-PUBLIC = frozenset({"/healthz", "/readyz", "/api/v1/openapi.json"})
+# holds no data; so do the dashboard's files (the page asks for the token itself).
+PUBLIC = frozenset({"/healthz", "/readyz", "/api/v1/openapi.json", "/"})
+PUBLIC_PREFIX = "/ui/"
 REALM = 'Bearer realm="ocpp-mqtt"'
 
 
@@ -30,7 +31,8 @@ def bearer_middleware(token: bytes | None) -> Any:
 
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if token is not None and request.path not in PUBLIC:
+        if (token is not None and request.path not in PUBLIC
+                and not request.path.startswith(PUBLIC_PREFIX)):
             scheme, _, given = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
             if scheme.lower() != "bearer" or not given:
                 return json_error(401, "unauthorized", "missing bearer token: send "

@@ -94,7 +94,7 @@ SCHEMAS: dict[str, Any] = {
     "ChargePoint": {
         "type": "object",
         "required": ["identity", "online", "ocpp_version", "remote_address", "connected_since",
-                     "queue_length"],
+                     "queue_length", "connectors"],
         "properties": {
             "identity": {"type": "string"},
             "online": {"type": "boolean"},
@@ -102,6 +102,22 @@ SCHEMAS: dict[str, Any] = {
             "remote_address": NULLABLE_STR,
             "connected_since": {**NULLABLE_INT, "description": "Unix ms"},
             "queue_length": {"type": "integer", "minimum": 0},
+            "connectors": {"type": "array", "items": _ref("Connector"),
+                           "description": "connectors (1.6) or EVSEs (2.x), id >= 1; relay "
+                           "mode: from StatusNotification and TransactionEvent frames"},
+        },
+    },
+    "Connector": {
+        "type": "object", "required": ["id", "status"],
+        "properties": {
+            "id": {"type": "integer", "minimum": 1},
+            "status": {**NULLABLE_STR, "description": "1.6 vocabulary in every version "
+                       "(2.x Occupied reads Preparing, Charging, SuspendedEV/EVSE)"},
+            "ocpp_status": {**NULLABLE_STR, "description": "as the charge point sent it"},
+            "error_code": NULLABLE_STR,
+            "transaction_id": NULLABLE_STR,
+            "power_w": {"type": ["number", "null"]},
+            "energy_wh": {"type": ["number", "null"]},
         },
     },
     "ChargePointList": {
@@ -263,8 +279,8 @@ def document() -> dict[str, Any]:
                     "application/json": {"schema": _ref("CallRequest"), "example": {
                         "action": "Reset", "payload": {"type": "Soft"}}}}})},
             "/api/v1/stream": {"get": _op(
-                "Server-Sent Events: frame, connected, disconnected (then dropped if the "
-                "reader falls admin_stream_buffer events behind)", {
+                "Server-Sent Events: frame, connected, disconnected, connectors (then dropped "
+                "if the reader falls admin_stream_buffer events behind)", {
                     "200": {"description": "an endless text/event-stream",
                             "content": {"text/event-stream": {"schema": {"type": "string"}}}},
                     "400": _error("unknown event type")},
@@ -272,7 +288,8 @@ def document() -> dict[str, Any]:
                     {"name": "identity", "in": "query", "schema": {"type": "string"},
                      "description": "only these charge points (repeat or comma-separate)"},
                     {"name": "types", "in": "query", "schema": {"type": "string"},
-                     "description": "comma list of frame, connected, disconnected"},
+                     "description": "comma list of frame, connected, disconnected, "
+                     "connectors"},
                 ])},
         },
     }

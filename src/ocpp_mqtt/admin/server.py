@@ -1,5 +1,5 @@
 """The admin listener: its own aiohttp site on the gateway's event loop, serving the API,
-`/metrics`, `/healthz` and `/readyz`."""
+the dashboard (`/`), `/metrics`, `/healthz` and `/readyz`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from ..config import ConfigError
 from ..transport.websocket import probe
 from .api import Api
 from .auth import bearer_middleware, json_errors
+from .dashboard import Dashboard
 from .metrics import Metrics
 from .openapi import document
 from .stream import Stream
@@ -45,6 +46,7 @@ class AdminServer:
             web.get("/metrics", self.prometheus),
             web.get("/api/v1/openapi.json", self.openapi),
             *Api(gateway, stream).routes(),
+            *Dashboard().routes(),
         ])
 
     async def healthz(self, request: web.Request) -> web.Response:

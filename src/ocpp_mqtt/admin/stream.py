@@ -18,7 +18,7 @@ import orjson
 
 from ..transport.recent import wall_ms
 
-KINDS = ("frame", "connected", "disconnected")
+KINDS = ("frame", "connected", "disconnected", "connectors")
 MAX_BYTES = 16 * 1024 * 1024  # queued for one reader, whatever admin_stream_buffer allows
 
 

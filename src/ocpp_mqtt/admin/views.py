@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from ..modes.connectors import outlets
 from ..transport.connection import Connection
 
 if TYPE_CHECKING:
@@ -24,7 +25,15 @@ class Filter:
     q: str | None = None  # identity substring (case-insensitive)
 
 
-def _summary(conn: Connection) -> dict[str, Any]:
+def _connectors(gateway: Gateway, identity: str) -> list[dict[str, Any]]:
+    """Central mode: from its state; relay mode: what the tracker read from the frames."""
+    states = (gateway.central.states if gateway.central is not None
+              else gateway.relay.tracker.states if gateway.relay.tracker is not None else {})
+    cp = states.get(identity)
+    return outlets(cp) if cp is not None else []
+
+
+def _summary(gateway: Gateway, conn: Connection) -> dict[str, Any]:
     return {
         "identity": conn.identity,
         "online": True,
@@ -32,6 +41,7 @@ def _summary(conn: Connection) -> dict[str, Any]:
         "remote_address": conn.remote_ip,
         "connected_since": conn.connected_at_ms,
         "queue_length": conn.session.queue_length,
+        "connectors": _connectors(gateway, conn.identity),
     }
 
 
@@ -43,13 +53,14 @@ def _offline_summary(cp: ChargePointState) -> dict[str, Any]:
         "remote_address": cp.remote_address,
         "connected_since": None,
         "queue_length": 0,
+        "connectors": outlets(cp),
     }
 
 
 def charge_points(gateway: Gateway, where: Filter) -> list[dict[str, Any]]:
     """Every charge point the filter keeps, sorted by identity: those connected here, and in
     central mode the ones its store knows that are not connected."""
-    items = [_summary(c) for c in gateway.relay.connections.values() if not c.detached]
+    items = [_summary(gateway, c) for c in gateway.relay.connections.values() if not c.detached]
     if gateway.central is not None:
         here = gateway.relay.connections
         items += [_offline_summary(cp) for identity, cp in gateway.central.states.items()
@@ -74,7 +85,7 @@ def charge_point(gateway: Gateway, identity: str) -> dict[str, Any] | None:
                     state=state.to_json())
         return body
     session = conn.session
-    body = _summary(conn)
+    body = _summary(gateway, conn)
     body.update(
         counters={
             "frames_in": conn.frames_in,

@@ -25,6 +25,7 @@ from ..ocppj.versions import CALL, CALLRESULT
 from ..transport.connection import Connection
 from ..transport.recent import Quiet, RecentFrames, Tap
 from .calls import LocalCall
+from .connectors import ConnectorTracker
 from .fleet import RESPONDER, Fleet
 from .proxy.calls import ProxyCall
 from .repeats import Repeats
@@ -72,6 +73,8 @@ class Relay:
         self.central: Central | None = None  # central mode: answers CALLs, keeps state
         self.proxy: Proxy | None = None  # proxy mode: an upstream CSMS answers
         self.tap: Tap = Quiet()  # live frames and events for the admin API's stream
+        # relay mode's connector status for the admin API (central mode keeps its own state)
+        self.tracker: ConnectorTracker | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -205,6 +208,8 @@ class Relay:
         current = self.connections.get(conn.identity) is conn
         if current:
             del self.connections[conn.identity]
+            if self.tracker is not None:
+                self.tracker.forget(conn.identity)
             self._by_topic.pop(conn.topics.dnstream, None)
             self._by_topic.pop(conn.topics.action_prefix, None)
         self._finish(conn, conn.close_reason or reason)
@@ -358,6 +363,8 @@ class Relay:
             if self.central is not None:
                 self.central.cp_call(conn, call)
                 return
+            if self.tracker is not None:
+                self.tracker.take(conn, call.action, call.payload, self.tap)
             topic = self._topic(conn, topics.overrides.get(call.action, topics.upstream),
                                 call.action, call.unique_id, call.message_type)
             link.publish(topic, self.encode_call(conn, call, now_ms), self.qos)

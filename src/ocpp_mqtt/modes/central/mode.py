@@ -23,6 +23,7 @@ from ...ocppj import events as ev
 from ...ocppj.versions import SEND
 from ...transport.connection import Connection
 from ..calls import send_call
+from ..connectors import announce
 from . import profile as pr
 from .answers import Answer, Answerer, iso_now
 from .commands import run_command
@@ -370,6 +371,7 @@ class Central:
     def _notify(self, cp: ChargePointState, changed: set[int]) -> None:
         if changed:
             self._each("changed", cp, changed)
+            announce(self.relay.tap, cp, changed)
 
     def _state_of(self, conn: Connection) -> ChargePointState:
         cp = self.states.get(conn.identity)

@@ -1,0 +1,61 @@
+"""Connector status for the admin API and dashboard, in both modes.
+
+Central mode keeps a full state model (modes/central/state.py). Relay mode keeps nothing of
+what a charge point says, so when the admin listener is on, this tracker reads the two
+messages that carry connector status, StatusNotification and TransactionEvent, with central
+mode's own pure updater (`observe`): the same vocabulary and the same 2.x mapping (Occupied
+reads Preparing, or Charging / SuspendedEV / SuspendedEVSE once a TransactionEvent says so) in
+both modes. Any other action costs one set lookup; the state of a charge point is forgotten
+when it disconnects.
+
+Whenever the outlets of a charge point change, `connectors` is emitted on the tap (the admin
+API's live stream) with the summary that `/api/v1/charge-points` also shows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .central.answers import iso_now
+from .central.observe import observe
+from .central.state import ChargePointState
+
+if TYPE_CHECKING:
+    from ..transport.connection import Connection
+    from ..transport.recent import Tap
+
+TRACKED = frozenset({"StatusNotification", "TransactionEvent"})
+
+
+def outlets(cp: ChargePointState) -> list[dict[str, Any]]:
+    """What the charge point list shows of each connector (1.6) or EVSE (2.x), id >= 1."""
+    return [{"id": c.connector_id, "status": c.status, "ocpp_status": c.ocpp_status,
+             "error_code": c.error_code, "transaction_id": c.transaction_id,
+             "power_w": c.power_w, "energy_wh": c.energy_wh}
+            for c in cp.outlets()]
+
+
+def announce(tap: Tap, cp: ChargePointState, changed: set[int]) -> None:
+    """Emit `connectors` when an outlet (id >= 1) changed and someone watches."""
+    if tap.watching and any(i >= 1 for i in changed):
+        tap.event("connectors", cp.identity, {"connectors": outlets(cp)})
+
+
+class ConnectorTracker:
+    """Relay mode: the connector status of each connected charge point, from its frames."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, ChargePointState] = {}
+
+    def take(self, conn: Connection, action: str, payload: dict[str, Any], tap: Tap) -> None:
+        if action not in TRACKED:
+            return
+        cp = self.states.get(conn.identity)
+        if cp is None:
+            cp = self.states[conn.identity] = ChargePointState(conn.identity, conn.cid_level)
+        now = iso_now(datetime.now(UTC))
+        announce(tap, cp, observe(cp, conn.version.value, action, payload, None, now))
+
+    def forget(self, identity: str) -> None:
+        self.states.pop(identity, None)
