@@ -22,7 +22,6 @@ from .central.observe import observe
 from .central.state import ChargePointState
 
 if TYPE_CHECKING:
-    from ..transport.connection import Connection
     from ..transport.recent import Tap
 
 TRACKED = frozenset({"StatusNotification", "TransactionEvent"})
@@ -48,14 +47,16 @@ class ConnectorTracker:
     def __init__(self) -> None:
         self.states: dict[str, ChargePointState] = {}
 
-    def take(self, conn: Connection, action: str, payload: dict[str, Any], tap: Tap) -> None:
+    def take(self, identity: str, version: str, action: str, payload: dict[str, Any],
+             tap: Tap) -> None:
+        """A CALL from the charge point `identity` speaking OCPP `version` ("1.6", ...)."""
         if action not in TRACKED:
             return
-        cp = self.states.get(conn.identity)
-        if cp is None:
-            cp = self.states[conn.identity] = ChargePointState(conn.identity, conn.cid_level)
+        cp = self.states.get(identity)
+        if cp is None:  # the topic level is never used here: the identity stands in
+            cp = self.states[identity] = ChargePointState(identity, identity)
         now = iso_now(datetime.now(UTC))
-        announce(tap, cp, observe(cp, conn.version.value, action, payload, None, now))
+        announce(tap, cp, observe(cp, version, action, payload, None, now))
 
     def forget(self, identity: str) -> None:
         self.states.pop(identity, None)

@@ -364,7 +364,8 @@ class Relay:
                 self.central.cp_call(conn, call)
                 return
             if self.tracker is not None:
-                self.tracker.take(conn, call.action, call.payload, self.tap)
+                self.tracker.take(conn.identity, conn.version.value, call.action,
+                                  call.payload, self.tap)
             topic = self._topic(conn, topics.overrides.get(call.action, topics.upstream),
                                 call.action, call.unique_id, call.message_type)
             link.publish(topic, self.encode_call(conn, call, now_ms), self.qos)
