@@ -110,3 +110,20 @@ async def test_central_mode_connectors_event(make_gateway: Any, tmp_path: Path) 
             assert item["identity"] == "C-16" and item["connectors"][0]["id"] == 2
     finally:
         await session.close()
+
+
+async def test_proxy_mode_lists_connectors_from_frames(make_gateway: Any) -> None:
+    """Proxy mode keeps no state either: the tracker reads the frames on their way upstream."""
+    from .csms import Csms
+
+    csms = await Csms().start()
+    try:
+        gw = await make_gateway(mode="proxy", upstream=csms.url)
+        async with connect(gw.url("P-16"), ["ocpp1.6"]) as ws, admin(gw.admin_url) as api:
+            await ws.send('[2,"s1","StatusNotification",%s]' % (STATUS16 % (1, "Charging")))
+            assert (await recv_json(ws))[:2] == [3, "s1"]  # the CSMS answered
+            listed = await api.get("/api/v1/charge-points")
+            (item,) = listed.body["items"]
+            assert [(c["id"], c["status"]) for c in item["connectors"]] == [(1, "Charging")]
+    finally:
+        await csms.stop()

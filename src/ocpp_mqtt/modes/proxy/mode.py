@@ -112,8 +112,13 @@ class Proxy:
         now = time.monotonic()
         events = conn.session.receive(text, now)
         rest: list[ev.Event] = []
+        tracker = self.relay.tracker  # connector status for the admin API
         for event in events:
             kind = type(event)
+            if kind is ev.UpCall and tracker is not None:
+                call: ev.UpCall = event  # type: ignore[assignment]
+                tracker.take(conn.identity, conn.version.value, call.action, call.payload,
+                             self.relay.tap)
             if kind is ev.UpCall and peer is not None:
                 self._cp_call(peer, event, text)  # type: ignore[arg-type]
             elif kind in (ev.UpResult, ev.UpError) and peer is not None and (
