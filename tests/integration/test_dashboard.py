@@ -120,6 +120,10 @@ async def test_central_mode_live_list_log_command_kick(make_gateway: Any, browse
             await expect(charging.first).to_contain_text('"status": "Charging"')
             await expect(charging.first.locator(".dir")).to_have_text("CP → gateway")
             await expect(detail.locator("#detail-info")).to_contain_text("Acme Wallbox-1")
+            await cp16.call(v16.call.MeterValues(connector_id=1, meter_value=[{
+                "timestamp": "2026-01-01T00:00:05Z", "sampled_value": [
+                    {"value": "7360", "measurand": "Power.Active.Import", "unit": "W"}]}]))
+            await expect(chip(page, "DASH-16", 1)).to_have_text("1: Charging · 7.4 kW")
 
             # a command from the form reaches the charge point; its answer is shown
             await page.fill("#command-action", "Reset")

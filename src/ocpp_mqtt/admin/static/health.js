@@ -24,7 +24,8 @@ export class Health {
     if (s === null) return;
     const mqtt = s.mqtt || {};
     const mqttText = mqtt.connected
-      ? `connected to ${mqtt.broker} (MQTT ${mqtt.protocol})`
+      ? `connected to ${mqtt.broker}`
+        + (String(mqtt.broker).includes("MQTT") ? "" : ` (MQTT ${mqtt.protocol})`)
       : `disconnected${mqtt.down_since ? ` for ${duration((Date.now() - mqtt.down_since) / 1000)}` : ""}`
         + (mqtt.broker ? ` from ${mqtt.broker}` : "");
     const cps = s.charge_points || {};

@@ -122,5 +122,12 @@ export function connectorList(connectors) {
       c.transaction_id ? `transaction ${c.transaction_id}` : null,
       c.power_w !== null && c.power_w !== undefined ? `${c.power_w} W` : null]
       .filter(Boolean).join(", "),
-  }, `${c.id}: ${c.status || "unknown"}`)));
+  }, `${c.id}: ${c.status || "unknown"}`, power(c))));
+}
+
+/** " · 7.4 kW" while power flows (central mode's readings, or a 2.x TransactionEvent's). */
+function power(connector) {
+  const watts = connector.power_w;
+  if (typeof watts !== "number" || watts <= 0) return null;
+  return el("span", { className: "power" }, ` · ${(watts / 1000).toFixed(1)} kW`);
 }
