@@ -56,6 +56,19 @@ def test_v2x_status_and_transaction_events() -> None:
         **event, "eventType": "Updated", "seqNo": 1,
         "transactionInfo": {"transactionId": "t1", "chargingState": "SuspendedEV"}}, QUIET)
     assert statuses(tracker, "S") == [(1, "SuspendedEV")]
+    # a periodic Update says no charging state: skipped, and readings are never kept
+    before = outlets(tracker.states["S"])
+    periodic = {"eventType": "Updated", "timestamp": "2026-01-01T00:00:02Z", "seqNo": 2,
+                "triggerReason": "MeterValuePeriodic", "transactionInfo": {"transactionId": "t1"},
+                "meterValue": [{"timestamp": "2026-01-01T00:00:02Z", "sampledValue": [
+                    {"value": 7000, "measurand": "Power.Active.Import"}]}]}
+    tracker.take("S", "2.0.1", "TransactionEvent", periodic, QUIET)
+    tracker.take("S", "2.0.1", "TransactionEvent", {
+        **periodic, "transactionInfo": {"transactionId": "t1", "chargingState": "Charging"}},
+        QUIET)
+    after = outlets(tracker.states["S"])
+    assert before[0]["status"] == "SuspendedEV" and after[0]["status"] == "Charging"
+    assert after[0]["power_w"] is None and after[0]["energy_wh"] is None
     tracker.take("S", "2.0.1", "TransactionEvent", {
         **event, "eventType": "Ended", "seqNo": 2,
         "transactionInfo": {"transactionId": "t1", "chargingState": "Idle"}}, QUIET)

@@ -1,12 +1,13 @@
 """Connector status for the admin API and dashboard, in both modes.
 
-Central mode keeps a full state model (modes/central/state.py). Relay mode keeps nothing of
-what a charge point says, so when the admin listener is on, this tracker reads the two
-messages that carry connector status, StatusNotification and TransactionEvent, with central
+Central mode keeps a full state model (modes/central/state.py). Relay (and proxy) mode keeps
+nothing of what a charge point says, so when the admin listener is on, this tracker reads the
+two messages that carry connector status, StatusNotification and TransactionEvent, with central
 mode's own pure updater (`observe`): the same vocabulary and the same 2.x mapping (Occupied
 reads Preparing, or Charging / SuspendedEV / SuspendedEVSE once a TransactionEvent says so) in
-both modes. Any other action costs one set lookup; the state of a charge point is forgotten
-when it disconnects.
+both modes. Any other action costs one set lookup, and so does a TransactionEvent Updated that
+says nothing of the charging state; the state of a charge point is forgotten when it
+disconnects.
 
 Whenever the outlets of a charge point change, `connectors` is emitted on the tap (the admin
 API's live stream) with the summary that `/api/v1/charge-points` also shows.
@@ -52,6 +53,15 @@ class ConnectorTracker:
         """A CALL from the charge point `identity` speaking OCPP `version` ("1.6", ...)."""
         if action not in TRACKED:
             return
+        if action == "TransactionEvent":
+            # The periodic meter-value Updates (most of them) change no status: skipped. The
+            # readings are not kept either (parsing them cost ~5x the relay's own work on the
+            # message, bench/connectors.py), so relay mode shows status and transaction only.
+            info = payload.get("transactionInfo")
+            if (payload.get("eventType") == "Updated" and "evse" not in payload
+                    and not (isinstance(info, dict) and "chargingState" in info)):
+                return
+            payload = {k: v for k, v in payload.items() if k != "meterValue"}
         cp = self.states.get(identity)
         if cp is None:  # the topic level is never used here: the identity stands in
             cp = self.states[identity] = ChargePointState(identity, identity)
