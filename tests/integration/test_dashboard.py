@@ -108,6 +108,8 @@ async def test_central_mode_live_list_log_command_kick(make_gateway: Any, browse
             detail = page.locator("#detail")
             await expect(detail).to_be_visible()
             await expect(page.locator("#detail-title")).to_have_text("DASH-16")
+            await expect(row(page, "DASH-16")).to_have_attribute("aria-current", "true")
+            assert page.url.endswith("#cp=DASH-16")  # a reload shows the same one
             log = page.locator("#log")
             await expect(log.locator('li[data-action="BootNotification"]')).to_have_count(2)
             await expect(page.locator("#log-state")).to_have_text("live")
@@ -224,7 +226,9 @@ async def test_relay_mode_connectors_from_frames_command_and_kick(
         await expect(row(page, "RELAY-1").locator(".badge")).to_have_text("online")
         await expect(row(page, "RELAY-1")).to_contain_text("none reported")
         await expect(page.locator("#live-state")).to_have_text("live")
-        await row(page, "RELAY-1").get_by_role("button").click()
+        await row(page, "RELAY-1").get_by_role("button").focus()  # the keyboard works too
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#detail-title")).to_have_text("RELAY-1")
         await expect(page.locator("#log-state")).to_have_text("live")
 
         # relay mode derives connector status from the frames the backend answers

@@ -57,7 +57,8 @@ export class ChargePointTable {
     for (const row of this.tbody.rows) {
       const on = row.dataset.identity === identity;
       row.classList.toggle("selected", on);
-      row.setAttribute("aria-selected", on ? "true" : "false");
+      if (on) row.setAttribute("aria-current", "true");
+      else row.removeAttribute("aria-current");
     }
   }
 
@@ -97,7 +98,7 @@ export class ChargePointTable {
     button.addEventListener("click", () => this.onSelect(item.identity));
     const state = item.online ? "online" : "offline";
     return el("tr", { dataset: { identity: item.identity, online: String(item.online) },
-      className: selected ? "selected" : "", "aria-selected": selected ? "true" : "false" },
+      className: selected ? "selected" : "", "aria-current": selected ? "true" : null },
     el("th", { scope: "row" }, button),
     el("td", {}, el("span", { className: `badge ${state}`,
       title: item.reason ? `disconnected: ${item.reason}` : "" }, state)),
