@@ -320,6 +320,19 @@ class Settings(BaseSettings):
         "block", description="proxy: the secondary's CALLs of actions not in secondary_calls"
     )
 
+    # ---- OCPP over MQTT (charge points that are MQTT clients) ------------------------------
+    mqtt_cp: bool = Field(False, description="also serve charge points that speak OCPP over MQTT")
+    mqtt_cp_up_topic: str = Field("mqtt/${cid}/up", description="frames from MQTT charge points")
+    mqtt_cp_down_topic: str = Field(
+        "mqtt/${cid}/down", description="frames to MQTT charge points (in their encoding)"
+    )
+    mqtt_cp_presence_topic: str = Field(
+        "mqtt/${cid}/presence", description="MQTT charge points' online message and last will"
+    )
+    mqtt_cp_session_topic: str = Field(
+        "mqtt/${cid}/session", description="the gateway's accepted/refused/closed to them"
+    )
+
     compat: Literal["", "ocpp2mqtt"] = Field(
         "", description="read another tool's environment variables (ocpp2mqtt: MQTT_HOSTNAME...)"
     )
@@ -520,7 +533,8 @@ class Settings(BaseSettings):
         "ack_topic", "dnstream_action_topic", "presence_topic", "events_topic",
         "gateway_status_topic", "held_topic", "prefix", "state_topic", "cmd_topic",
         "cmd_result_topic", "set_topic", "transactions_topic", "ha_discovery_prefix",
-        "ha_status_topic", "csms_topic",
+        "ha_status_topic", "csms_topic", "mqtt_cp_up_topic", "mqtt_cp_down_topic",
+        "mqtt_cp_presence_topic", "mqtt_cp_session_topic",
     )
     @classmethod
     def _check_topic(cls, value: str) -> str:
@@ -705,6 +719,8 @@ class Settings(BaseSettings):
         if self.ha_current_max < self.ha_current_min:
             raise ValueError(f"ha_current_max ({self.ha_current_max}) is below ha_current_min "
                              f"({self.ha_current_min}); raise it")
+        if self.mqtt_cp:
+            self._check_mqtt_cp()
         if self.mode == "proxy":
             self._check_proxy()
         elif self.upstream or self.secondary:
@@ -729,6 +745,21 @@ class Settings(BaseSettings):
             raise ValueError(f"mqtt_reconnect_max ({self.mqtt_reconnect_max}) is below "
                              f"mqtt_reconnect_min ({self.mqtt_reconnect_min}); raise it")
         return self
+
+    def _check_mqtt_cp(self) -> None:
+        names = ("mqtt_cp_up_topic", "mqtt_cp_down_topic", "mqtt_cp_presence_topic",
+                 "mqtt_cp_session_topic")
+        for name in names:
+            if not _whole_cid_level(getattr(self, name)):
+                raise ValueError(f"{name} must hold ${{cid}} as a whole topic level and no other "
+                                 "placeholder, e.g. mqtt/${cid}/up")
+        rendered = {getattr(self, name).replace("${cid}", "+") for name in names}
+        if len(rendered) < len(names):
+            raise ValueError("mqtt_cp_up_topic, mqtt_cp_down_topic, mqtt_cp_presence_topic and "
+                             "mqtt_cp_session_topic must be four different topics")
+        if self.workers > 1:
+            raise ValueError("mqtt_cp needs --workers 1: every worker would take every MQTT "
+                             "charge point's messages")
 
     def _check_proxy(self) -> None:
         if not self.upstream:

@@ -115,6 +115,13 @@ class Gateway:
         listener = self.listener = Listener(settings, self.schemas, self.policy,
                                             self.relay, self.link, self,
                                             self.proxy.gate if self.proxy else None)
+        if settings.mqtt_cp:
+            from .transport.mqtt_cp import MqttChargePoints
+
+            self.relay.mqtt_cps = MqttChargePoints(
+                settings, self.schemas, policy_from(settings), self.relay,
+                self.proxy.gate if self.proxy else None)
+            await self.relay.mqtt_cps.start(self.link)
         app = web.Application()
         app.router.add_get("/{tail:.*}", listener.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -265,6 +272,8 @@ class Gateway:
         # Answers come over MQTT: with the broker gone there is nothing to wait for.
         connected = self.link is not None and self.link.connected
         await self.relay.stop(self.settings.shutdown_timeout if connected else 0.0)
+        if self.relay.mqtt_cps is not None:
+            self.relay.mqtt_cps.stop()
         if self.central is not None:
             await self.central.stop(self.settings.shutdown_timeout if connected else 0.0)
         if self.proxy is not None:

@@ -29,6 +29,7 @@ COMPONENTS: dict[str, str] = {
     "outbox": "central mode's on-disk outbox",
     "proxy": "proxy mode: upstream refusals, losses and returns, local answers, blocked CALLs",
     "upstream": "proxy mode's WebSocket client toward the CSMS: write failures",
+    "mqttcp": "charge points on MQTT (OCPP over MQTT): sessions, undecodable frames",
     "native": "native state and command topics",
     "homeassistant": "Home Assistant discovery",
     "ocpp2mqtt": "the ocpp2mqtt profile",

@@ -32,6 +32,7 @@ from .repeats import Repeats
 from .topics import TopicPlan, Topics
 
 if TYPE_CHECKING:
+    from ..transport.mqtt_cp import MqttChargePoints
     from .central.mode import Central
     from .proxy.mode import Proxy
 
@@ -75,6 +76,7 @@ class Relay:
         self.tap: Tap = Quiet()  # live frames and events for the admin API's stream
         # relay mode's connector status for the admin API (central mode keeps its own state)
         self.tracker: ConnectorTracker | None = None
+        self.mqtt_cps: MqttChargePoints | None = None  # charge points that speak OCPP over MQTT
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -259,6 +261,8 @@ class Relay:
     # ---- MQTT side ----------------------------------------------------------------------
 
     def on_mqtt(self, topic: str, payload: bytes, properties: dict[str, Any]) -> None:
+        if self.mqtt_cps is not None and self.mqtt_cps.on_mqtt(topic, payload, properties):
+            return
         if self.central is not None and self.central.on_mqtt(topic, payload, properties):
             return
         conn = self._by_topic.get(topic)
