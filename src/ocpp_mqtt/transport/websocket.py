@@ -19,8 +19,10 @@ from ..ocppj.validation import Schemas
 from ..ocppj.versions import Version
 from .connection import Connection
 from .handshake import Reject, negotiate
+from .http_errors import install as quiet_client_http_errors
 
 log = logging.getLogger("ocpp_mqtt.ws")
+quiet_client_http_errors()
 
 CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_UNSUPPORTED_DATA = 1003
