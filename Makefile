@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test lint typecheck pytest deps test-deps mosquitto chromium node-deps bench soak wheel clean
+.PHONY: run test lint typecheck pytest deps test-deps mosquitto chromium node-deps bench soak fuzz wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,22 @@ test: lint typecheck wheel pytest
 # The soak tests' long form: 1,000 charge points, faults repeated (a few minutes).
 soak: test-deps
 	$(BIN)/pytest -q -s tests/soak --soak-long --timeout 900 $(ARGS)
+
+# The long fuzz run (issue 5): each atheris target for FUZZ_SECONDS (crashes are kept in
+# test-artifacts/fuzz/), the property tests with 20,000 examples each, and 100,000 hostile
+# frames against a live gateway. `make test` runs a short form of all three.
+FUZZ_SECONDS ?= 60
+fuzz: test-deps
+	mkdir -p test-artifacts/fuzz
+	for target in session downstream identity thingsboard; do \
+	  PYTHONPATH=. $(BIN)/python -m tests.fuzz.atheris_targets $$target \
+	    -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=test-artifacts/fuzz/ \
+	    -print_final_stats=1 > test-artifacts/fuzz/$$target.log 2>&1; status=$$?; \
+	  grep -v '^INFO: Instrumenting' test-artifacts/fuzz/$$target.log | tail -12; \
+	  [ $$status = 0 ] || exit 1; \
+	done
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider tests/unit/test_properties.py
+	$(BIN)/python -m tests.fuzz.live --frames 100000
 
 bench: test-deps
 	$(BIN)/python bench/run.py $(ARGS)

@@ -27,7 +27,7 @@ def expect(version: Version, text: str) -> Expect:
         frame = orjson.loads(text)
     except orjson.JSONDecodeError:
         return _corrupt(version)
-    if not isinstance(frame, list) or len(frame) < 2 or not isinstance(frame[0], int) or (
+    if not isinstance(frame, list) or not frame or not isinstance(frame[0], int) or (
             isinstance(frame[0], bool)):
         return _corrupt(version)
     kind = frame[0]
@@ -37,7 +37,7 @@ def expect(version: Version, text: str) -> Expect:
         return Expect("none")  # ER-06: 1.6 and 2.1 ignore it
     if kind != 2:  # ER-09, FR-04, FR-05: results, errors and 2.1 SENDs are never answered
         return Expect("none")
-    unique_id = frame[1]
+    unique_id = frame[1] if len(frame) > 1 else None
     if not isinstance(unique_id, str):
         return _corrupt(version)  # ER-05: the id cannot be read
     if len(unique_id) > 36:
