@@ -117,6 +117,24 @@ class Settings(BaseSettings):
     max_frame_size: int = Field(262144, ge=1024, description="largest frame; bigger closes 1009")
     identity_max_length: int = Field(48, ge=1, le=1000, description="1.6 identity length cap")
     max_queue: int = Field(100, ge=0, description="MQTT CALLs queued per charge point")
+    rate_limit: float = Field(
+        0.0, ge=0, description="CALLs a second a charge point may send on average (0: no limit)"
+    )
+    rate_burst: float = Field(
+        0.0, ge=0, description="CALLs a charge point may send at once (0: rate_limit)"
+    )
+    rate_limit_action: Literal["callerror", "close"] = Field(
+        "callerror", description="beyond rate_limit: answer GenericError, or close the socket"
+    )
+    max_connections: int = Field(
+        0, ge=0, description="charge points connected at once (0: what RLIMIT_NOFILE allows)"
+    )
+    max_per_address: int = Field(
+        0, ge=0, description="charge points connected from one IP address (0: no limit)"
+    )
+    handshake_timeout: float = Field(
+        10.0, gt=0, description="seconds for a new connection to send its upgrade request"
+    )
     call_timeout: float = Field(30.0, gt=0, description="seconds to wait for an answer")
     validate_cp_calls: bool = Field(True, description="validate charge point CALL payloads")
     validate_cp_results: bool = Field(True, description="validate charge point CALLRESULTs")

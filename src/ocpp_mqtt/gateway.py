@@ -124,7 +124,10 @@ class Gateway:
             await self.relay.mqtt_cps.start(self.link)
         app = web.Application()
         app.router.add_get("/{tail:.*}", listener.handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # keepalive_timeout also bounds the wait for a new connection's upgrade request (and
+        # for a request sent a byte at a time): aiohttp's default holds them for an hour
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                     keepalive_timeout=settings.handshake_timeout)
         await self._runner.setup()
         host, port = settings.listen_address
         # Workers (--workers N) each bind the port; the kernel spreads connections over them.

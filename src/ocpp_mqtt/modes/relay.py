@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..config import Settings
+from ..limitlog import OncePerMinute
 from ..northbound import emqx
 from ..northbound.mqtt import MqttLink, SubscriptionRefused
 from ..ocppj import events as ev
@@ -50,6 +51,9 @@ def policy_from(settings: Settings) -> Policy:
         relay_signed=settings.relay_signed,
         check_direction=settings.check_direction,
         own_ids=settings.mode == "proxy",  # MID-06: MQTT's CALLs never reuse a CSMS's ids
+        rate_limit=settings.rate_limit,
+        rate_burst=settings.rate_burst,
+        rate_limit_close=settings.rate_limit_action == "close",
     )
 
 
@@ -62,6 +66,7 @@ class Relay:
         self.repeats = Repeats(settings.repeat_actions, settings.repeat_window,
                                settings.repeat_memory)
         self.connections: dict[str, Connection] = {}
+        self.problems = OncePerMinute(log)  # bad frames, limits: one line a minute per kind
         self._by_topic: dict[str, Connection] = {}
         self._busy: set[Connection] = set()
         self.plan = TopicPlan(settings)
@@ -394,8 +399,12 @@ class Relay:
             self.respond(error.ctx, body)
         elif kind is ev.Problem:
             problem: ev.Problem = event  # type: ignore[assignment]
-            log.warning(f"{problem.event}: {problem.detail}", extra={
-                "cid": conn.identity, "id": problem.unique_id})
+            self.problems.warning(problem.event, conn.identity,
+                                  f"{problem.event}: {problem.detail}",
+                                  cid=conn.identity, id=problem.unique_id)
+        elif kind is ev.Close:
+            close: ev.Close = event  # type: ignore[assignment]
+            conn.close(close.code, close.reason)
         elif kind is ev.KeepaliveChanged:
             conn.keepalive = event.interval  # type: ignore[union-attr]
 

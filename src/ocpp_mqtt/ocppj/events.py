@@ -83,10 +83,18 @@ class Problem:
 
 
 @dataclass(slots=True)
+class Close:
+    """End the connection (a limit's `close` policy); `reason` goes to the disconnect event."""
+
+    code: int
+    reason: str
+
+
+@dataclass(slots=True)
 class KeepaliveChanged:
     """An accepted BootNotification result set a new heartbeat interval (0 = no check)."""
 
     interval: int
 
 
-Event = SendFrame | UpCall | UpResult | UpError | Outcome | Problem | KeepaliveChanged
+Event = SendFrame | UpCall | UpResult | UpError | Outcome | Problem | Close | KeepaliveChanged

@@ -33,6 +33,7 @@ from .frames import (
     parse,
     result_frame,
 )
+from .ratelimit import TokenBucket
 from .stats import Stats
 from .validation import Schemas
 from .versions import (
@@ -68,6 +69,11 @@ class Policy:
     # publisher's, so they cannot collide with the ids of the upstream CSMS.
     own_ids: bool = False
     stats: Stats = field(default_factory=Stats)  # shared by the gateway's sessions
+    # CALLs (and 2.1 SENDs) a charge point may send: `rate_limit` a second on average,
+    # `rate_burst` at once (0: no limit); beyond, a CALLERROR, or the socket is closed
+    rate_limit: float = 0.0
+    rate_burst: float = 0.0
+    rate_limit_close: bool = False
 
 
 @dataclass(slots=True)
@@ -91,9 +97,9 @@ class _OutCall:
 class Session:
     """RPC state of one WebSocket connection of one charge point."""
 
-    __slots__ = ("_2x", "_cp_actions", "_in", "_out", "_out_ids", "_queue", "_stats", "_urgent",
-                 "_v", "_wire", "calls_in", "calls_out", "errors_in", "errors_out", "policy",
-                 "schemas", "version")
+    __slots__ = ("_2x", "_bucket", "_cp_actions", "_in", "_out", "_out_ids", "_queue", "_stats",
+                 "_urgent", "_v", "_wire", "calls_in", "calls_out", "errors_in", "errors_out",
+                 "policy", "schemas", "version")
 
     def __init__(self, version: Version, schemas: Schemas, policy: Policy) -> None:
         self.version = version
@@ -111,6 +117,7 @@ class Session:
         self._out_ids: set[str] = set()  # sender ids of the outstanding and queued MQTT CALLs
         self._wire: set[str] = set()  # wire ids of the outstanding and queued CALLs
         self._stats = policy.stats
+        self._bucket: TokenBucket | None = None  # made at the first CALL (rate_limit > 0)
         # this connection's own counts (the admin API shows them)
         self.calls_in = self.calls_out = self.errors_in = self.errors_out = 0
 
@@ -174,6 +181,26 @@ class Session:
         assert type(frame) is Ignored
         return [ev.Problem("ignored_frame", frame.problem)]
 
+    def _within_rate(self, now: float) -> bool:
+        if self._bucket is None:
+            policy = self.policy
+            burst = policy.rate_burst or max(1.0, policy.rate_limit)
+            self._bucket = TokenBucket(policy.rate_limit, burst, now)
+        return self._bucket.take(now)
+
+    def _rate_limited(self, call: Call) -> list[ev.Event]:
+        self._stats.hit("rate")
+        policy = self.policy
+        what = (f"more than {policy.rate_limit:g} messages a second "
+                f"({policy.rate_burst or policy.rate_limit:g} at once)")
+        problem = ev.Problem("rate_limit", what, call.unique_id)
+        if policy.rate_limit_close:
+            return [problem, ev.Close(1008, "message rate limit exceeded")]
+        if call.message_type == SEND:  # never answered (FR-05): dropped
+            return [problem]
+        return [self._callerror(call.unique_id, "GenericError",
+                                f"rate limit: {what}; send it again later"), problem]
+
     def _callerror(self, unique_id: str, code: str, description: str) -> ev.SendFrame:
         spelled = spell(self.version, code)
         self._error_out(spelled)
@@ -185,6 +212,8 @@ class Session:
         table[code] = table.get(code, 0) + 1
 
     def _cp_call(self, call: Call, now: float) -> list[ev.Event]:
+        if self.policy.rate_limit and not self._within_rate(now):
+            return self._rate_limited(call)
         action = call.action
         if call.message_type == SEND:
             return self._cp_send(call)

@@ -12,6 +12,8 @@ import logging
 
 from aiohttp.http_exceptions import HttpProcessingError
 
+AIOHTTP_SERVER = "aiohttp.server"  # aiohttp's logger, filtered here; ours log as ocpp_mqtt.*
+
 
 class ClientHttpErrors(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
@@ -28,6 +30,6 @@ class ClientHttpErrors(logging.Filter):
 
 
 def install() -> None:
-    server = logging.getLogger("aiohttp.server")
+    server = logging.getLogger(AIOHTTP_SERVER)
     if not any(isinstance(f, ClientHttpErrors) for f in server.filters):
         server.addFilter(ClientHttpErrors())

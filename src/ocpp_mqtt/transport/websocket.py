@@ -13,13 +13,15 @@ from aiohttp import WSMsgType, hdrs, web
 
 from ..config import Settings
 from ..framelog import frame_log_from
+from ..limitlog import OncePerMinute
 from ..ocppj.identity import escape_topic_level
 from ..ocppj.session import Policy, Session
 from ..ocppj.validation import Schemas
 from ..ocppj.versions import Version
 from .connection import Connection
-from .handshake import Reject, negotiate
+from .handshake import Accept, Reject, negotiate
 from .http_errors import install as quiet_client_http_errors
+from .limits import ConnectionLimits
 
 log = logging.getLogger("ocpp_mqtt.ws")
 quiet_client_http_errors()
@@ -90,6 +92,8 @@ class Listener:
         self._legacy = settings.legacy_version
         self.frame_log = frame_log_from(settings.frame_log, settings.frame_log_file,
                                         settings.log_format)
+        self.limits = ConnectionLimits(settings.max_connections, settings.max_per_address)
+        self.limit_log = OncePerMinute(log)
 
     def _probe(self, path: str) -> web.Response:
         return probe(self.availability, readiness=path == "/ready")
@@ -116,6 +120,25 @@ class Listener:
                                                  "reason": decision.reason,
                                                  "ip": request.remote})
             return web.Response(status=decision.status, text=decision.reason + "\n")
+        address = request.remote or ""
+        limited = self.limits.admit(decision.identity, address)
+        if limited is not None:
+            limit = "max_connections" if limited.status == 503 else "max_per_address"
+            self.policy.stats.hit(limit)
+            self.limit_log.warning(limit, address if limit == "max_per_address" else "",
+                                   "handshake refused: " + limited.reason,
+                                   status=limited.status, cid=decision.identity, ip=address)
+            headers = {hdrs.RETRY_AFTER: RETRY_AFTER}
+            return web.Response(status=limited.status, text=limited.reason + "\n",
+                                headers=headers)
+        self.limits.opened(decision.identity, address)  # counted from here: no overshoot
+        try:
+            return await self._accept(request, decision, address)
+        finally:
+            self.limits.closed(decision.identity, address)
+
+    async def _accept(self, request: web.Request, decision: Accept,
+                      address: str) -> web.StreamResponse:
         settings = self.settings
         version = decision.version
         echo = decision.echo
