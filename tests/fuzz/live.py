@@ -119,7 +119,8 @@ async def fuzz(frames: int, seed: int, connections: int, workdir: Path) -> tuple
         for index in range(connections):
             version = versions[index % len(versions)]
             url = f"ws://127.0.0.1:{port}/ocpp/FZ{index}"
-            tasks.append(charge_point(url, version, frames // connections, seed + index, report))
+            share = frames // connections + (index < frames % connections)
+            tasks.append(charge_point(url, version, share, seed + index, report))
         await asyncio.gather(*tasks)
         alive = gateway.proc is not None and gateway.proc.poll() is None
         if not alive:
