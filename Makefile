@@ -85,8 +85,9 @@ fuzz: test-deps
 bench: test-deps
 	$(BIN)/python bench/run.py $(ARGS)
 
+# build/ is setuptools' staging area: a file deleted from src/ would stay in it, and in the wheel
 wheel: $(BIN)/python
-	rm -f dist/ocpp_mqtt-*.whl
+	rm -rf build dist/ocpp_mqtt-*.whl
 	$(BIN)/pip wheel -q --no-deps -w dist .
 
 clean:
