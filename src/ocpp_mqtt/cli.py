@@ -1,4 +1,5 @@
-"""`ocpp-mqtt serve`: every settings field is a flag (`call_timeout` -> `--call-timeout`)."""
+"""`ocpp-mqtt serve`: every settings field is a flag (`call_timeout` -> `--call-timeout`).
+`ocpp-mqtt simulate`: simulated charge points (options in `simulate/options.py`)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
         "every problem and exit 2.")
     check.add_argument("--config", type=Path, default=None, help="TOML file with settings")
     _add_settings_flags(check)
+    from .simulate.options import add_arguments
+
+    simulate = sub.add_parser(
+        "simulate", help="simulated charge points for any OCPP-J central system",
+        description="Run N simulated OCPP 1.6 / 2.0.1 / 2.1 charge points against a central "
+        "system (the local gateway by default): boot, heartbeats, status, authorize, "
+        "transactions with meter values per phase, answers to remote commands, reconnects. "
+        "Prints a live progress line and a summary.")
+    add_arguments(simulate)
     return parser
 
 
@@ -93,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ocpp-mqtt: config error: {exc}", file=sys.stderr)
             return EXIT_CONFIG
         return run(args.config, cli)
+    if args.command == "simulate":
+        from .simulate.runner import main as simulate
+
+        return simulate(args)
     try:
         settings = load_settings(args.config, **_cli_values(args))
     except ConfigError as exc:

@@ -18,3 +18,17 @@ def test_every_option_documented_with_its_flag() -> None:
 def test_setup_commands_first() -> None:
     head = README[:800]
     assert "make run" in head and "make test" in head
+
+
+def test_every_simulate_option_documented() -> None:
+    import argparse
+
+    from ocpp_mqtt.simulate.options import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    section = README[README.index("\n## Simulator\n"):]
+    flags = [action.option_strings[-1] for action in parser._actions
+             if action.option_strings and action.dest != "help"]
+    missing = [flag for flag in flags if f"`{flag}` |" not in section]
+    assert not missing, f"simulate options missing from the README's Simulator table: {missing}"
