@@ -1,5 +1,5 @@
 """`ocpp-mqtt serve`: every settings field is a flag (`call_timeout` -> `--call-timeout`).
-`ocpp-mqtt simulate`: simulated charge points (options in `simulate/options.py`)."""
+`ocpp-mqtt simulate`: simulated charge points for any OCPP-J central system."""
 
 from __future__ import annotations
 

@@ -143,9 +143,16 @@ async def test_remote_start_from_mqtt_starts_a_transaction_that_reaches_mqtt(
                                                             "name": "HeartbeatInterval"}}]}})
         result = await backend.wait_for(gw.prefix + "cmd/SIM0002/result")
         assert result["result"]["getVariableResult"][0]["attributeValue"] == "1"
+        # a reset: the charge point closes, reconnects and boots again
+        backend.publish(gw.prefix + "set/SIM0001/reset", b"PRESS")
+        result = await backend.wait_for(gw.prefix + "cmd/SIM0001/result")
+        assert result["result"] == {"status": "Accepted"}
+        await sim.until(lambda: sim.recorder.connections.get("SIM0001") == 2
+                        and sim.cp("SIM0001").online.is_set(), 15, "reboot")
         summary = await _stop(sim)
+    assert summary["versions"]["1.6"]["boots"] == 2 and summary["versions"]["2.0.1"]["boots"] == 1
     assert summary["total"]["transactions_started"] == 2
-    assert summary["total"]["calls_received"] >= 6
+    assert summary["total"]["calls_received"] >= 7
 
 
 async def _stop(sim: Any) -> dict[str, Any]:

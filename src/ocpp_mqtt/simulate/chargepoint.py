@@ -216,13 +216,20 @@ class ChargePoint:
             await self.send(rpc, "StatusNotification", messages.status(self.version, 0,
                                                                         "Available"))
         for connector in self.station.connectors:
-            await self.send_status(connector)
+            await self.send_status(connector, force=True)
 
-    async def send_status(self, connector: Connector) -> None:
+    async def send_status(self, connector: Connector, force: bool = False) -> None:
+        """StatusNotification when the status changed (2.x has fewer states than 1.6:
+        Preparing, Charging and Finishing are all Occupied, reported once)."""
         rpc = self.rpc
-        if rpc is not None and self.online.is_set():
-            await self.send(rpc, "StatusNotification",
-                            messages.status(self.version, connector.id, connector.state))
+        if rpc is None or not self.online.is_set():
+            return
+        payload = messages.status(self.version, connector.id, connector.state)
+        reported = payload["status" if self.version is Version.V16 else "connectorStatus"]
+        if reported == connector.reported and not force:
+            return
+        connector.reported = reported
+        await self.send(rpc, "StatusNotification", payload)
 
     # ---- the central system's CALLs -------------------------------------------------------
 
@@ -286,7 +293,7 @@ class ChargePoint:
             await self.send(rpc, "Heartbeat", {})
         elif message == "StatusNotification":
             for connector in connectors:
-                await self.send_status(connector)
+                await self.send_status(connector, force=True)
         elif message == "MeterValues":
             for connector in connectors:
                 await self.send(rpc, "MeterValues", self.charging.triggered_meter_values(

@@ -102,6 +102,12 @@ class Charging:
                     self.changed.clear()
                     await self.changed.wait()
 
+    async def _sent(self, tx: Transaction) -> None:
+        """Wait until the transaction's queued messages are answered, or the charge point is
+        offline (statuses are not queued), at most a call timeout."""
+        await self.settle(lambda: not self.cp.online.is_set() or not any(
+            q.tx is tx for q in self.queue), self.cp.options.call_timeout)
+
     async def wait_ended(self, seconds: float) -> None:
         await self.settle(lambda: not any(c.transaction for c in self.cp.station.connectors),
                           seconds)
@@ -218,6 +224,7 @@ class Charging:
         loop = asyncio.get_running_loop()
         slot = self._slots[connector.id]
         meter = connector.meter
+        await self._sent(tx)  # Charging after the StartTransaction answer, as chargers do
         await cp.send_status(connector)
         end = loop.time() + cp.rng.uniform(options.tx_duration.low, options.tx_duration.high)
         last = loop.time()
@@ -242,6 +249,7 @@ class Charging:
         meter.charging = False
         meter.advance(0)
         self._end(connector, tx)
+        await self._sent(tx)
         connector.state = "Finishing" if cp.version is Version.V16 else "Available"
         await cp.send_status(connector)
         if connector.state == "Finishing":

@@ -54,7 +54,7 @@ class SimOptions:
     heartbeat_interval: float | None = None
     meter_interval: float = 30.0
     tx_duration: Span = field(default_factory=lambda: Span(60, 600))
-    tx_pause: Span = field(default_factory=lambda: Span(5, 60))
+    tx_pause: Span = field(default_factory=lambda: Span(5, 30))
     id_tags: tuple[str, ...] = ("ocpp-mqtt",)
     max_power: float = 11.0
     phases: int = 3
@@ -126,7 +126,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tx-duration", default=str(d.tx_duration),
                    help="seconds a transaction lasts, a range drawn from (default 60-600)")
     p.add_argument("--tx-pause", default=str(d.tx_pause),
-                   help="seconds a connector waits before each transaction (default 5-60)")
+                   help="seconds a connector waits before each transaction (default 5-30)")
     p.add_argument("--id-tags", default=",".join(d.id_tags),
                    help="idTags the charge points authorize with, comma-separated (default "
                    "ocpp-mqtt, which the gateway's central mode accepts out of the box)")

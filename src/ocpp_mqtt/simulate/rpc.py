@@ -66,13 +66,23 @@ class Rpc:
         self._closed = False
         self.on_settled: Callable[[], None] | None = None  # after each CALL, answered or not
 
+        self._active = 0  # CALLs outstanding or waiting for their turn
+
     @property
     def busy(self) -> bool:
-        """A CALL is outstanding or waiting for its turn."""
-        return self._lock.locked()
+        return self._active > 0
 
     async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Send one CALL and wait for its result; raises CallFailed."""
+        self._active += 1
+        try:
+            return await self._call(action, payload)
+        finally:
+            self._active -= 1
+            if self.on_settled is not None:
+                self.on_settled()
+
+    async def _call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         async with self._lock:
             if self._closed:
                 raise CallFailed("closed", "connection closed")
@@ -96,8 +106,6 @@ class Rpc:
                                  f"{self.call_timeout:g} s") from None
             finally:
                 self._pending_id = self._pending = None
-                if self.on_settled is not None:
-                    self.on_settled()
             self.stats.latency.add(time.perf_counter() - started)
             self.stats.answered += 1
             return result

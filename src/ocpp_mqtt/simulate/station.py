@@ -45,6 +45,7 @@ class Connector:
     inoperative_after_transaction: bool = False  # ChangeAvailability answered Scheduled
     transaction: Transaction | None = None
     transactions_done: int = 0
+    reported: str = ""  # the status last sent on this connection
     profiles: dict[int, Profile] = field(default_factory=dict)
 
     @property
