@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -48,6 +49,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if built.exists() and built.stat().st_mtime >= newest:
         return built
     out = tmp_path_factory.mktemp("wheel")
+    # setuptools reuses build/: a module since deleted from src/ would ship (as `make wheel`)
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out),
                     str(ROOT)], check=True, timeout=300)
     return out / NAME
