@@ -229,12 +229,14 @@ async def make_gateway(mosquitto: Mosquitto) -> AsyncIterator[Callable[..., Any]
         gateway = Gateway(load_settings(None, **values))
         await gateway.start()
         started.append(gateway)
-        GATEWAYS[gateway.ws_port] = gateway
+        for port in gateway.ws_ports:
+            GATEWAYS[port] = gateway
         return RunningGateway(gateway, prefix)
 
     yield start
     for gateway in started:
-        GATEWAYS.pop(gateway.ws_port, None)
+        for port in gateway.ws_ports:
+            GATEWAYS.pop(port, None)
         await gateway.stop()
 
 

@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         "transactions with meter values per phase, answers to remote commands, reconnects. "
         "Prints a live progress line and a summary.")
     add_arguments(simulate)
+    from .credentials_cli import add_parser
+
+    add_parser(sub)
     return parser
 
 
@@ -94,6 +97,10 @@ def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "credentials":
+        from .credentials_cli import run as credentials
+
+        return credentials(args)
     if args.command == "check-config":
         from .check_config import run
 

@@ -33,6 +33,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from .listeners import ListenerSpec, legacy_listener
 from .ocppj.versions import Version
 
 PROFILES = ("emqx", "native", "homeassistant", "ocpp2mqtt", "thingsboard")
@@ -101,7 +102,10 @@ class Settings(BaseSettings):
     )
 
     # ---- charge point side ---------------------------------------------------------------
-    listen: str = Field("0.0.0.0:9000", description="HOST:PORT where charge points connect")
+    listen: str = Field(
+        "0.0.0.0:9000", description="HOST:PORT of a profile-0 (no authentication) listener; "
+        "'' = none. Not used when `listeners` are set, unless given explicitly"
+    )
     versions: list[str] = Field(
         ["1.6", "2.0.1", "2.1"], description="OCPP versions offered (subprotocols)"
     )
@@ -466,6 +470,57 @@ class Settings(BaseSettings):
             return None
         return parse_hostport(self.admin_listen, "admin_listen")
 
+    # ---- security: listeners with profiles, credentials, security events -----------------
+    listeners: list[ListenerSpec] = Field(
+        default_factory=list, description="charge point listeners, one security profile each "
+        "(TOML [[listeners]]; JSON list of tables)"
+    )
+    credentials_store: Path = Field(
+        Path("ocpp-mqtt-credentials.sqlite3"),
+        description="SQLite file of hashed charge point passwords (profiles 1 and 2)",
+    )
+    auth_allow_unknown: bool = Field(
+        False, description="profiles 1/2: admit identities with no stored password (else 404)"
+    )
+    auth_cache_ttl: float = Field(
+        600.0, ge=0, description="seconds a verified password is remembered (0: hash every time)"
+    )
+    auth_workers: int = Field(
+        2, ge=1, le=16, description="threads checking password hashes, off the event loop"
+    )
+    auth_max_failures: int = Field(
+        5, ge=1, description="failed logins per identity and per address per minute before 429"
+    )
+    security_topic: str = Field(
+        "security/${cid}", description="security events: auth failures, certificate "
+        "mismatches, SecurityEventNotification"
+    )
+    credentials_topic: str = Field(
+        "", description="MQTT credential provisioning requests ('' = off); results on "
+        "<topic>/result"
+    )
+
+    @field_validator("listeners", mode="before")
+    @classmethod
+    def _parse_listeners(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            import json
+
+            try:
+                value = json.loads(value) if value.strip() else []
+            except ValueError as exc:
+                raise ValueError("expected a JSON list of tables, e.g. [{\"address\": "
+                                 "\"0.0.0.0:9000\", \"profile\": 1}]") from exc
+        return [value] if isinstance(value, dict) else value
+
+    @field_validator("credentials_topic")
+    @classmethod
+    def _check_credentials_topic(cls, value: str) -> str:
+        if value and (any(c in value for c in "+#$\0") or value.endswith("/")):
+            raise ValueError(f"{value!r}: a plain topic without + # $ NUL or a trailing /, "
+                             "e.g. admin/credentials")
+        return value
+
     # ---- logs ----------------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="level")
     log_format: Literal["text", "json"] = Field("text", description="log line format")
@@ -537,7 +592,8 @@ class Settings(BaseSettings):
     @field_validator("listen", "embedded_listen")
     @classmethod
     def _check_hostport(cls, value: str) -> str:
-        parse_hostport(value, "")
+        if value:  # listen = "": no profile-0 listener
+            parse_hostport(value, "")
         return value
 
     @field_validator("mqtt")
@@ -552,7 +608,7 @@ class Settings(BaseSettings):
         "gateway_status_topic", "held_topic", "prefix", "state_topic", "cmd_topic",
         "cmd_result_topic", "set_topic", "transactions_topic", "ha_discovery_prefix",
         "ha_status_topic", "csms_topic", "mqtt_cp_up_topic", "mqtt_cp_down_topic",
-        "mqtt_cp_presence_topic", "mqtt_cp_session_topic",
+        "mqtt_cp_presence_topic", "mqtt_cp_session_topic", "security_topic",
     )
     @classmethod
     def _check_topic(cls, value: str) -> str:
@@ -762,6 +818,7 @@ class Settings(BaseSettings):
         if self.mqtt_reconnect_max < self.mqtt_reconnect_min:
             raise ValueError(f"mqtt_reconnect_max ({self.mqtt_reconnect_max}) is below "
                              f"mqtt_reconnect_min ({self.mqtt_reconnect_min}); raise it")
+        self._check_endpoints()
         return self
 
     def _check_mqtt_cp(self) -> None:
@@ -796,6 +853,19 @@ class Settings(BaseSettings):
             raise ValueError("csms_topic must hold ${cid} as a whole topic level and no other "
                              "placeholder, e.g. csms/${cid}")
 
+    def _check_endpoints(self) -> None:
+        endpoints = self.endpoints
+        if not endpoints:
+            raise ValueError("no charge point listener: set `listeners` (profiles 1-3) or "
+                             "`listen` HOST:PORT (profile 0)")
+        seen: set[tuple[str, int]] = set()
+        for spec in endpoints:
+            host_port = spec.host_port
+            if host_port in seen and host_port[1] != 0:
+                raise ValueError(f"listeners: {spec.address} is configured twice; one "
+                                 "profile per address and port (SEC-07)")
+            seen.add(host_port)
+
     def _check_no_loops(self) -> None:
         """The gateway must never receive what it publishes itself (it would answer forever)."""
         values = {"${cid}": "CP", "${clientid}": "CP", "${action}": "Act", "${id}": "1",
@@ -813,7 +883,8 @@ class Settings(BaseSettings):
             subscribed.append(("dnstream_action_topic", [*pattern[:-1], "+"]))
         published = ["upstream_topic", "upstream_reply_topic", "upstream_error_topic",
                      "ack_topic", "presence_topic", "events_topic", "gateway_status_topic",
-                     "held_topic"] + (["csms_topic"] if self.mode == "proxy" else [])
+                     "held_topic", "security_topic"] + (
+                         ["csms_topic"] if self.mode == "proxy" else [])
         for sub_key, sub in subscribed:
             for pub_key in published:
                 pub = render(getattr(self, pub_key))
@@ -846,7 +917,16 @@ class Settings(BaseSettings):
 
     @property
     def listen_address(self) -> tuple[str, int]:
-        return parse_hostport(self.listen, "listen")
+        """The first listener's address (the one the start-up line and probes name)."""
+        return self.endpoints[0].host_port
+
+    @property
+    def endpoints(self) -> list[ListenerSpec]:
+        """Every listener: `listeners`, and `listen` as profile 0 when no `listeners` are set
+        or when it was given explicitly (file, environment or flag)."""
+        legacy = [legacy_listener(self.listen)] if self.listen and (
+            not self.listeners or "listen" in self.model_fields_set) else []
+        return legacy + list(self.listeners)
 
     @property
     def mqtt_target(self) -> MqttTarget:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -13,19 +14,24 @@ from aiohttp import web
 
 from . import __version__
 from .config import ConfigError, Settings
+from .listeners import ListenerSpec
 from .modes.relay import Relay, policy_from
 from .northbound.broker import EmbeddedBroker
 from .northbound.client import tls_context
 from .northbound.emqx import Template
 from .northbound.mqtt import MqttLink
 from .ocppj.validation import Schemas
+from .security_events import SecurityEvents
 from .transport.pings import Pinger
-from .transport.websocket import Listener
+from .transport.tls import ServerTls, TlsError
+from .transport.websocket import ENDPOINT, Listener
 
 if TYPE_CHECKING:
     from .admin.server import AdminServer
+    from .credentials_mqtt import Provisioning
     from .modes.central.mode import Central
     from .modes.proxy.mode import Proxy
+    from .transport.guard import Guard
 
 log = logging.getLogger("ocpp_mqtt.gateway")
 
@@ -51,11 +57,19 @@ class Gateway:
             from .modes.proxy.mode import Proxy
 
             self.proxy = self.relay.proxy = Proxy(settings, self.relay)
+        self.security = self.relay.security = SecurityEvents(
+            settings.prefix, settings.security_topic, settings.gateway_id)
+        self.guard: Guard | None = None
+        if any(spec.profile for spec in settings.endpoints) or settings.credentials_topic:
+            self.guard = _guard(settings, self.security)
+        self.provisioning: Provisioning | None = None
         self.broker: EmbeddedBroker | None = None
         self.link: MqttLink | None = None
-        self._runner: web.AppRunner | None = None
+        self._runners: list[web.AppRunner] = []
         self.listener: Listener | None = None
-        self.ws_port = 0
+        self.tls: list[ServerTls] = []
+        self.ws_port = 0  # the first listener's port
+        self.ws_ports: list[int] = []  # every listener's, in `endpoints` order
         self.started_at_ms = 0
         self.stopping = False
         self.broker_down_since: float | None = None  # time.time() of the link's loss
@@ -112,6 +126,13 @@ class Gateway:
         await self.relay.start(self.link)
         if self.central is not None:
             await self.central.start(self.link)
+        self.security.link = self.link
+        if settings.credentials_topic and self.guard is not None and \
+                self.guard.store is not None:
+            from .credentials_mqtt import Provisioning
+
+            self.provisioning = Provisioning(settings, self.guard.store, self.link)
+            await self.provisioning.start(self.relay)
         listener = self.listener = Listener(settings, self.schemas, self.policy,
                                             self.relay, self.link, self,
                                             self.proxy.gate if self.proxy else None)
@@ -122,28 +143,10 @@ class Gateway:
                 settings, self.schemas, policy_from(settings), self.relay,
                 self.proxy.gate if self.proxy else None)
             await self.relay.mqtt_cps.start(self.link)
-        app = web.Application()
-        app.router.add_get("/{tail:.*}", listener.handle)
-        # keepalive_timeout also bounds the wait for a new connection's upgrade request (and
-        # for a request sent a byte at a time): aiohttp's default holds them for an hour
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                                     keepalive_timeout=settings.handshake_timeout)
-        await self._runner.setup()
-        host, port = settings.listen_address
-        # Workers (--workers N) each bind the port; the kernel spreads connections over them.
-        # A reconnect storm overflows a short accept queue, and each dropped SYN costs the
-        # charge point a 1-3-7 s retransmission (bench B4).
-        site = web.TCPSite(self._runner, host, port, reuse_address=True,
-                           reuse_port=settings.workers > 1, backlog=settings.listen_backlog)
-        try:
-            await site.start()
-        except OSError as exc:
-            await self.stop()
-            raise ConfigError(f"listen: cannot listen on {host}:{port}: {exc.strerror}; "
-                              "choose another --listen HOST:PORT") from exc
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.ws_port = sockets[0].getsockname()[1] if sockets else port
+        listener.guard = self.guard
+        for spec in settings.endpoints:
+            await self._listen(listener, spec)
+        self.ws_port = self.ws_ports[0]
         if settings.ping_interval:
             pinger = Pinger(settings.ping_interval, settings.ping_timeout,
                             self.relay.connections.values)
@@ -173,6 +176,60 @@ class Gateway:
             from .modes.connectors import ConnectorTracker
 
             self.relay.tracker = ConnectorTracker()
+
+    async def _listen(self, listener: Listener, spec: ListenerSpec) -> None:
+        settings = self.settings
+        tls = None
+        if spec.tls:
+            try:
+                tls = ServerTls(spec)
+            except TlsError as exc:
+                await self.stop()
+                raise ConfigError(f"listeners: {exc}") from exc
+            self.tls.append(tls)
+        app = web.Application()
+        app[ENDPOINT] = spec
+        app.router.add_get("/{tail:.*}", listener.handle)
+        # keepalive_timeout also bounds the wait for a new connection's upgrade request (and
+        # for a request sent a byte at a time): aiohttp's default holds them for an hour
+        runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                               keepalive_timeout=settings.handshake_timeout)
+        await runner.setup()
+        self._runners.append(runner)
+        host, port = spec.host_port
+        # Workers (--workers N) each bind the port; the kernel spreads connections over them.
+        # A reconnect storm overflows a short accept queue, and each dropped SYN costs the
+        # charge point a 1-3-7 s retransmission (bench B4).
+        site = web.TCPSite(runner, host, port, reuse_address=True,
+                           ssl_context=tls.context if tls is not None else None,
+                           reuse_port=settings.workers > 1, backlog=settings.listen_backlog)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self.stop()
+            key = "listen" if spec.profile == 0 and spec.address == settings.listen \
+                else "listeners"
+            raise ConfigError(f"{key}: cannot listen on {host}:{port}: {exc.strerror}; "
+                              "choose another HOST:PORT") from exc
+        sockets = getattr(site._server, "sockets", None) or []
+        self.ws_ports.append(sockets[0].getsockname()[1] if sockets else port)
+        if spec.profile == 0:
+            log.warning("security profile 0: charge points connect without authentication; "
+                        "use it on a trusted network only (SEC-02), see README 'Security "
+                        "profiles'", extra={"listen": f"{host}:{self.ws_ports[-1]}"})
+
+    def reload_certificates(self) -> bool:
+        """SIGHUP: new certificates and CAs for the next TLS handshakes; connections stay."""
+        ok = True
+        for tls in self.tls:
+            problem = tls.reload()
+            if problem is None:
+                log.info("certificates reloaded", extra={"listener": tls.spec.address})
+            else:
+                ok = False
+                log.error(f"certificates not reloaded, the previous ones stay: {problem}",
+                          extra={"listener": tls.spec.address})
+        return ok
 
     def _broker_down(self) -> None:
         self.broker_down_since = time.time()
@@ -247,14 +304,17 @@ class Gateway:
             self.link.publish(self.status_topic, self._status(True), 1, True)
 
     def describe(self) -> str:
-        host, _ = self.settings.listen_address
         assert self.link is not None
         target = self.link.target
         broker = target.describe() if target.embedded else (
             f"{target.describe()} (MQTT {'5' if self.link.mqtt5 else '3.1.1'})")
+        endpoints = self.settings.endpoints
+        where = ", ".join(
+            f"{spec.scheme}://{spec.host_port[0]}:{port}/<path>/<identity>"
+            + (f" (profile {spec.profile})" if len(endpoints) > 1 or spec.profile else "")
+            for spec, port in zip(endpoints, self.ws_ports, strict=False))
         return (
-            f"ocpp-mqtt {__version__}: charge points connect to "
-            f"ws://{host}:{self.ws_port}/<path>/<identity> "
+            f"ocpp-mqtt {__version__}: charge points connect to {where} "
             f"(OCPP {', '.join(self.settings.versions)}); "
             f"MQTT: {broker}, "
             f"prefix {self.settings.prefix!r}"
@@ -289,9 +349,11 @@ class Gateway:
             await self.link.disconnect()
         if self.central is not None:
             self.central.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners = []
+        if self.guard is not None:
+            self.guard.close()
         if self.admin is not None:
             await self.admin.stop()
             self.admin = None
@@ -307,6 +369,8 @@ async def serve(settings: Settings, stop: asyncio.Event,
                 on_ready: Callable[[str], None] | None = None) -> None:
     gateway = Gateway(settings)
     await gateway.start()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, gateway.reload_certificates)
     if on_ready is None:
         print(gateway.describe(), flush=True)
     else:
@@ -314,4 +378,15 @@ async def serve(settings: Settings, stop: asyncio.Event,
     try:
         await stop.wait()
     finally:
+        loop.remove_signal_handler(signal.SIGHUP)
         await gateway.stop()
+
+
+def _guard(settings: Settings, events: SecurityEvents) -> Guard:
+    from .credentials import CredentialError
+    from .transport.guard import Guard
+
+    try:
+        return Guard(settings, events)
+    except CredentialError as exc:
+        raise ConfigError(str(exc)) from exc

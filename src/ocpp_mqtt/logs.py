@@ -36,6 +36,7 @@ COMPONENTS: dict[str, str] = {
     "thingsboard": "the ThingsBoard gateway API link",
     "workers": "the --workers supervisor",
     "admin": "the admin API listener (never the token)",
+    "security": "security events (refused logins, certificates) and credential provisioning",
     "config": "settings read from other tools' variables (--compat)",
 }
 # Libraries whose loggers can be named too; they log at warning unless `log_levels` says.

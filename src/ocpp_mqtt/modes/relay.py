@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -33,6 +34,7 @@ from .repeats import Repeats
 from .topics import TopicPlan, Topics
 
 if TYPE_CHECKING:
+    from ..security_events import SecurityEvents
     from ..transport.mqtt_cp import MqttChargePoints
     from .central.mode import Central
     from .proxy.mode import Proxy
@@ -67,6 +69,9 @@ class Relay:
                                settings.repeat_memory)
         self.connections: dict[str, Connection] = {}
         self.problems = OncePerMinute(log)  # bad frames, limits: one line a minute per kind
+        self.security: SecurityEvents | None = None  # set by the gateway
+        # Exact topics handled outside the charge points' (e.g. credential provisioning).
+        self.handlers: dict[str, Callable[[str, bytes, dict[str, Any]], None]] = {}
         self._by_topic: dict[str, Connection] = {}
         self._busy: set[Connection] = set()
         self.plan = TopicPlan(settings)
@@ -266,6 +271,9 @@ class Relay:
     # ---- MQTT side ----------------------------------------------------------------------
 
     def on_mqtt(self, topic: str, payload: bytes, properties: dict[str, Any]) -> None:
+        if self.handlers and topic in self.handlers:
+            self.handlers[topic](topic, payload, properties)
+            return
         if self.mqtt_cps is not None and self.mqtt_cps.on_mqtt(topic, payload, properties):
             return
         if self.central is not None and self.central.on_mqtt(topic, payload, properties):
@@ -369,6 +377,8 @@ class Relay:
             conn.send(event.text)  # type: ignore[union-attr]
         elif kind is ev.UpCall:
             call: ev.UpCall = event  # type: ignore[assignment]
+            if call.action == "SecurityEventNotification" and self.security is not None:
+                self.security.cp_notification(conn.identity, call.payload)
             if self.central is not None:
                 self.central.cp_call(conn, call)
                 return

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from aiohttp import WSMsgType, hdrs, web
@@ -14,14 +14,19 @@ from aiohttp import WSMsgType, hdrs, web
 from ..config import Settings
 from ..framelog import frame_log_from
 from ..limitlog import OncePerMinute
+from ..listeners import ListenerSpec
 from ..ocppj.identity import escape_topic_level
 from ..ocppj.session import Policy, Session
 from ..ocppj.validation import Schemas
 from ..ocppj.versions import Version
+from .auth import WWW_AUTHENTICATE
 from .connection import Connection
 from .handshake import Accept, Reject, negotiate
 from .http_errors import install as quiet_client_http_errors
 from .limits import ConnectionLimits
+
+if TYPE_CHECKING:
+    from .guard import Guard
 
 log = logging.getLogger("ocpp_mqtt.ws")
 quiet_client_http_errors()
@@ -62,6 +67,7 @@ class Availability(Protocol):
 
 
 PROBES = ("/health", "/ready")
+ENDPOINT = web.AppKey("endpoint", ListenerSpec)  # the listener (profile) an app serves
 RETRY_AFTER = "10"  # seconds, on 503 answers while the broker is unreachable
 
 
@@ -83,6 +89,7 @@ class Listener:
     ) -> None:
         self.availability = availability
         self.gate = gate
+        self.guard: Guard | None = None  # profiles 1-3: set by the gateway
         self.flow = flow
         self.settings = settings
         self.schemas = schemas
@@ -139,6 +146,18 @@ class Listener:
 
     async def _accept(self, request: web.Request, decision: Accept,
                       address: str) -> web.StreamResponse:
+        spec = request.app.get(ENDPOINT)
+        if self.guard is not None and spec is not None:  # SEC-03: before any upgrade
+            denied = await self.guard.admit(spec, request, decision.identity, decision.version)
+            if denied is not None:
+                log.info("handshake refused", extra={
+                    "status": denied.status, "reason": denied.reason, "ip": request.remote,
+                    "cid": decision.identity, "profile": spec.profile})
+                headers = {hdrs.WWW_AUTHENTICATE: WWW_AUTHENTICATE} if denied.status == 401 \
+                    else {hdrs.RETRY_AFTER: "60" if denied.status == 429 else RETRY_AFTER} \
+                    if denied.status in (429, 503) else {}
+                return web.Response(status=denied.status, text=denied.reason + "\n",
+                                    headers=headers)
         settings = self.settings
         version = decision.version
         echo = decision.echo
