@@ -489,7 +489,7 @@ class Settings(BaseSettings):
         2, ge=1, le=16, description="threads checking password hashes, off the event loop"
     )
     auth_max_failures: int = Field(
-        5, ge=1, description="failed logins per identity and per address per minute before 429"
+        5, ge=1, description="failed logins per identity per minute before 429 (x10 per address)"
     )
     security_topic: str = Field(
         "security/${cid}", description="security events: auth failures, certificate "

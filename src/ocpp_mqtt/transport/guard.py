@@ -7,10 +7,13 @@ on the event loop. A reconnect storm is bounded three ways:
   keyed digest of the stored hash and the presented password, so a changed password or a
   wrong one never hits the cache);
 - concurrent handshakes presenting the same identity and password share one check;
-- at most `auth_workers * 64` checks wait; beyond that a handshake gets 503 + Retry-After.
+- at most `auth_workers * 256` checks wait (5-15 s of work); beyond that a handshake gets
+  503 + Retry-After.
 
 Failures are counted per identity and per remote address in one-minute windows; past
-`auth_max_failures` the handshake gets 429 without a hash check (and one event per window).
+`auth_max_failures` for the identity, or ten times that for the address (many charge points
+can share one address behind a carrier's NAT), the handshake gets 429 without a hash check
+(and one event per identity and window).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from .auth import Allow, Check, Deny, decide
 log = logging.getLogger("ocpp_mqtt.ws")
 
 WINDOW = 60.0  # seconds of the failure counters
+ADDRESS_FACTOR = 10  # an address may fail this many times more often than one identity
 CACHE_MAX = 200_000  # remembered successes (about 150 bytes each)
 
 
@@ -50,7 +54,7 @@ class Guard:
             bool(settings.credentials_topic)
         self.store = CredentialStore(settings.credentials_store) if needs_store else None
         self._executor = ThreadPoolExecutor(settings.auth_workers, thread_name_prefix="auth")
-        self.max_waiting = settings.auth_workers * 64
+        self.max_waiting = settings.auth_workers * 256  # ~5-15 s of checks at 30-60 ms
         self._secret = os.urandom(32)  # keys the cache digests; never leaves the process
         self._cache: dict[str, tuple[bytes, float]] = {}
         self._inflight: dict[bytes, asyncio.Future[bool]] = {}
@@ -118,9 +122,10 @@ class Guard:
         return Allow()
 
     def _limited(self, identity: str, remote: str, now: float) -> bool:
-        for key in ("id:" + identity, "ip:" + remote):
+        for key, limit in (("id:" + identity, self.max_failures),
+                           ("ip:" + remote, self.max_failures * ADDRESS_FACTOR)):
             entry = self._failures.get(key)
-            if entry is not None and now - entry[0] < WINDOW and entry[1] >= self.max_failures:
+            if entry is not None and now - entry[0] < WINDOW and entry[1] >= limit:
                 return True
         return False
 
