@@ -6,6 +6,7 @@ has python, not curl, and the port is wherever the settings put it."""
 from __future__ import annotations
 
 import argparse
+import ssl
 import sys
 import urllib.error
 import urllib.request
@@ -15,12 +16,14 @@ from .config import ConfigError, load_settings
 
 
 def probe_url(config: Path | None) -> str:
-    host, port = load_settings(config).listen_address
+    endpoints = load_settings(config).endpoints
+    spec = next((e for e in endpoints if not e.tls), endpoints[0])  # plain HTTP if any
+    host, port = spec.host_port
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"  # a wildcard listener answers on loopback
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{port}/health"
+    return f"{'https' if spec.tls else 'http'}://{host}:{port}/health"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unhealthy: config error: {exc}", file=sys.stderr)
         return 1
     try:
-        with urllib.request.urlopen(url, timeout=args.timeout) as reply:
+        # Over TLS (only wss:// listeners) the probe asks whether the process serves, not
+        # whether its certificate names this host: no verification on this local request.
+        context = ssl._create_unverified_context() if url.startswith("https") else None
+        with urllib.request.urlopen(url, timeout=args.timeout, context=context) as reply:
             status = int(reply.status)
     except urllib.error.HTTPError as exc:
         status = exc.code
