@@ -231,3 +231,26 @@ async def test_security_event_notification_is_published(make_gateway: Any, backe
         backend.publish(gw.prefix + "cs/CP8", {"MessageTypeId": 3, "UniqueId": "s1",
                                                "Payload": {}})
         assert await recv_json(ws) == [3, "s1", {}]
+
+
+async def test_proxy_mode_checks_here_first_then_forwards(make_gateway: Any,
+                                                          tmp_path: Path) -> None:
+    """Proxy mode on a profile-1 listener: a refused charge point never reaches the upstream
+    CSMS (SEC-03); an admitted one's Authorization header is forwarded unchanged."""
+    from .csms import Csms
+
+    server = await Csms(users={"CPP": PASSWORD}).start()
+    try:
+        gw = await secure_gateway(make_gateway, tmp_path,
+                                  [{"address": "127.0.0.1:0", "profile": 1}],
+                                  mode="proxy", upstream=server.url)
+        gw.gateway.guard.store.set("CPP", "password", PASSWORD)
+        wrong = {"Authorization": basic_auth("CPP", PASSWORD + "x")}
+        assert (await status_of(url(gw, 0, "CPP"), "ocpp1.6", wrong))[0] == 401
+        assert server.handshakes == []
+        good = {"Authorization": basic_auth("CPP", PASSWORD)}
+        async with connect(url(gw, 0, "CPP"), ["ocpp1.6"], additional_headers=good):
+            await server.connected("CPP")
+        assert server.handshakes[-1]["auth"] == good["Authorization"]
+    finally:
+        await server.stop()
