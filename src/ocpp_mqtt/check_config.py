@@ -64,6 +64,8 @@ def mask(name: str, value: Any) -> Any:
 
 
 def _show(name: str, value: Any) -> str:
+    if name == "listeners":  # the tables as written, without the defaults of each key
+        return str([spec.model_dump(mode="json", exclude_defaults=True) for spec in value])
     shown = mask(name, value)
     if isinstance(shown, Path):
         shown = str(shown)
@@ -195,14 +197,14 @@ def startup_problems(settings: Settings) -> tuple[list[str], list[str]]:
 
 
 def summary(settings: Settings, sources: Sources) -> list[str]:
-    host, port = settings.listen_address
     target = settings.mqtt_target
     broker = target.describe() if target.embedded else (
         f"{target.describe()} (MQTT {settings.mqtt_version})")
     lines = [
         f"mode:          {settings.mode} (profiles: {', '.join(settings.active_profiles)})",
-        f"charge points: ws://{host}:{port}/<path>/<identity> "
-        f"(OCPP {', '.join(settings.versions)})",
+        "charge points: " + ", ".join(
+            f"{spec.scheme}://{spec.address}/<path>/<identity> (profile {spec.profile})"
+            for spec in settings.endpoints) + f" (OCPP {', '.join(settings.versions)})",
         f"mqtt:          {broker}, prefix {settings.prefix!r}, gateway_id "
         f"{settings.gateway_id!r}",
         f"logs:          {settings.log_level}, {settings.log_format}"

@@ -254,3 +254,46 @@ async def test_proxy_mode_checks_here_first_then_forwards(make_gateway: Any,
         assert server.handshakes[-1]["auth"] == good["Authorization"]
     finally:
         await server.stop()
+
+
+async def test_sec08_legacy_tls_for_16_only(make_gateway: Any, tmp_path: Path) -> None:
+    """tls_min_version 1.0: a TLS 1.1 client connects with OCPP 1.6, never with 2.0.1."""
+    pki = Pki(tmp_path)
+    server = pki.issue("server", "localhost", server=True)
+    gw = await secure_gateway(make_gateway, tmp_path, [tls_listener(
+        "127.0.0.1:0", 2, [server], tls_min_version="1.0")])
+    gw.gateway.guard.store.set("OLD1", "password", PASSWORD)
+    auth = {"Authorization": basic_auth("OLD1", PASSWORD)}
+    old = client_tls(pki, ciphers="ECDHE-RSA-AES128-SHA:@SECLEVEL=0",
+                     max_version=ssl.TLSVersion.TLSv1_1)
+    old.minimum_version = ssl.TLSVersion.TLSv1_1
+    target = url(gw, 0, "OLD1", "wss")
+    async with connect(target, ["ocpp1.6"], additional_headers=auth, ssl=old) as ws:
+        assert ws.transport.get_extra_info("ssl_object").version() == "TLSv1.1"
+    status, _ = await status_of(target, "ocpp2.0.1", auth, old)
+    assert status == 400
+
+
+async def test_reload_takes_a_new_client_ca(make_gateway: Any, tmp_path: Path) -> None:
+    """Profile 3: after a reload the CA bundle's new contents decide (SEC-09 chain check)."""
+    pki = Pki(tmp_path)
+    server = pki.issue("server", "localhost", server=True)
+    (tmp_path / "next").mkdir()
+    next_pki = Pki(tmp_path / "next")
+    bundle = tmp_path / "cp-ca.pem"
+    bundle.write_bytes(pki.path.read_bytes())
+    gw = await secure_gateway(make_gateway, tmp_path,
+                              [tls_listener("127.0.0.1:0", 3, [server], bundle)])
+    cert = next_pki.issue("cp", "CPN", server=False)
+    target = url(gw, 0, "CPN", "wss")
+    with pytest.raises((ssl.SSLError, OSError, InvalidMessage)):
+        await status_of(target, ssl_context=client_tls(pki, cert))
+    old_cert = pki.issue("cp-old", "CPN", server=False)
+    assert (await status_of(target, ssl_context=client_tls(pki, old_cert)))[0] == 101
+    # the CA is replaced: the new one's certificates are accepted, the old one's no longer
+    # (the two test CAs share a subject name, so a bundle holds one at a time)
+    bundle.write_bytes(next_pki.path.read_bytes())
+    assert gw.gateway.reload_certificates()
+    assert (await status_of(target, ssl_context=client_tls(pki, cert)))[0] == 101
+    with pytest.raises((ssl.SSLError, OSError, InvalidMessage)):
+        await status_of(target, ssl_context=client_tls(pki, old_cert))

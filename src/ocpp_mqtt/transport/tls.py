@@ -13,10 +13,12 @@ from __future__ import annotations
 import logging
 import ssl
 
-from ..listeners import ListenerSpec
+from ..listeners import SEC08_CIPHERS, ListenerSpec
 
 log = logging.getLogger("ocpp_mqtt.ws")
 
+LEGACY_CIPHERS = ("ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES128-SHA:"
+                  "ECDHE-RSA-AES256-SHA:AES128-SHA256:AES256-SHA256:AES128-SHA:AES256-SHA")
 _VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
              "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
@@ -31,9 +33,12 @@ def build_context(spec: ListenerSpec) -> ssl.SSLContext:
     ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
     ciphers = spec.ciphers
     if spec.tls_min_version in ("1.0", "1.1"):
-        # Current OpenSSL builds refuse TLS < 1.2 at their default security level; a listener
-        # configured for legacy 1.6 charge points has to lower it (OCPP 2.x is still refused
-        # on such connections by auth.decide).
+        # TLS 1.0/1.1 have no GCM suites: a listener for legacy 1.6 charge points adds the
+        # AES-CBC ones they speak (unless its own `ciphers` are given), and lowers OpenSSL's
+        # security level, which otherwise refuses TLS < 1.2. OCPP 2.x is still refused on
+        # such connections (auth.decide).
+        if ciphers == SEC08_CIPHERS:
+            ciphers += ":" + LEGACY_CIPHERS
         ciphers += ":@SECLEVEL=0"
     try:
         ctx.set_ciphers(ciphers)
