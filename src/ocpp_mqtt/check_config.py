@@ -188,12 +188,33 @@ def startup_problems(settings: Settings) -> tuple[list[str], list[str]]:
         elif not os.access(directory, os.W_OK):
             errors.append(f"store: directory {directory} is not writable; fix its permissions "
                           "or choose another --store")
+    errors += _listener_problems(settings)
     if settings.frame_log_file not in ("", "-"):
         path = Path(settings.frame_log_file)
         existing = path if path.exists() else next(p for p in path.parents if p.exists())
         if not os.access(existing, os.W_OK):
             errors.append(f"frame_log_file: {existing} is not writable; choose another place")
     return errors, warnings
+
+
+def _listener_problems(settings: Settings) -> list[str]:
+    """Certificates and keys that do not load (or do not match), and a credentials store
+    that cannot be created: what `serve` would stop on."""
+    from .transport.tls import TlsError, build_context
+
+    problems = []
+    for spec in settings.endpoints:
+        if spec.tls:
+            try:
+                build_context(spec)
+            except TlsError as exc:
+                problems.append(f"listeners: {exc}")
+    if settings.credentials_topic or any(s.profile in (1, 2) for s in settings.endpoints):
+        directory = settings.credentials_store.resolve().parent
+        if not directory.is_dir() or not os.access(directory, os.W_OK):
+            problems.append(f"credentials_store: directory {directory} does not exist or is "
+                            "not writable; create it or choose another --credentials-store")
+    return problems
 
 
 def summary(settings: Settings, sources: Sources) -> list[str]:

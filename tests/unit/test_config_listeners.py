@@ -73,3 +73,20 @@ def test_tls_listener_files_checked_and_healthcheck_uses_https(tmp_path: Path) -
     config.write_text("listen = \"\"\nlisteners = " + json.dumps([table]).replace(
         '": ', '" = ').replace('{"', '{').replace(', "', ', ').replace('" =', ' =') + "\n")
     assert probe_url(config) == "https://127.0.0.1:9443/health"
+
+
+def test_check_config_loads_listener_certificates(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from ocpp_mqtt.cli import main
+
+    pki = Pki(tmp_path)
+    server = pki.issue("server", "localhost", server=True)
+    other = pki.issue("other", "localhost", server=True)
+    table = {"address": "127.0.0.1:9443", "profile": 2, "cert": str(server.cert),
+             "key": str(other.key)}  # a key that is not the certificate's
+    code = main(["check-config", "--listen", "", "--listeners", json.dumps([table]),
+                 "--credentials-store", str(tmp_path / "nodir" / "c.sqlite3")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "listeners: listener 127.0.0.1:9443: cannot load cert" in err
+    assert "credentials_store: directory" in err
