@@ -211,7 +211,8 @@ class RunningGateway:
 
 
 @pytest.fixture
-async def make_gateway(mosquitto: Mosquitto) -> AsyncIterator[Callable[..., Any]]:
+async def make_gateway(mosquitto: Mosquitto,
+                       tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     started: list[Gateway] = []
 
     async def start(**overrides: Any) -> RunningGateway:
@@ -224,6 +225,8 @@ async def make_gateway(mosquitto: Mosquitto) -> AsyncIterator[Callable[..., Any]
             # one MQTT session per gateway, whatever gateway_id a test gives several of them
             "mqtt_client_id": f"test-gw-{os.getpid()}-{next(_prefixes)}",
             "admin_listen": "127.0.0.1:0",  # a free port: see RunningGateway.admin_url
+            # never the working directory's file (the admin API opens it on demand)
+            "credentials_store": str(tmp_path / f"credentials-{next(_prefixes)}.sqlite3"),
         }
         values.update(overrides)
         gateway = Gateway(load_settings(None, **values))

@@ -102,4 +102,6 @@ async def test_admin_api_matches_its_openapi_document(make_gateway: Any) -> None
         "GET /healthz", "GET /readyz", "GET /metrics",
         "GET /api/v1/status", "GET /api/v1/charge-points",
         "GET /api/v1/charge-points/{identity}", "POST /api/v1/charge-points/{identity}/kick",
-        "POST /api/v1/charge-points/{identity}/call"}
+        "POST /api/v1/charge-points/{identity}/call",
+        "GET /api/v1/credentials", "PUT /api/v1/credentials/{identity}",
+        "DELETE /api/v1/credentials/{identity}"}

@@ -160,6 +160,33 @@ SCHEMAS: dict[str, Any] = {
             },
         }],
     },
+    "CredentialList": {
+        "type": "object", "required": ["credentials"],
+        "properties": {"credentials": {"type": "array", "items": {
+            "type": "object", "required": ["identity", "kind", "updated_at"],
+            "properties": {"identity": {"type": "string"},
+                           "kind": {"enum": ["password", "key"]},
+                           "updated_at": {"type": "integer",
+                                          "description": "Unix time of the last change"}}}}},
+    },
+    "CredentialRequest": {"oneOf": [
+        {"type": "object", "required": ["password"], "additionalProperties": False,
+         "properties": {"password": {"type": "string", "minLength": 16, "maxLength": 40,
+                                     "description": "OCPP 2.x BasicAuthPassword (SEC-06)"}}},
+        {"type": "object", "required": ["key"], "additionalProperties": False,
+         "properties": {"key": {"type": "string", "pattern": "^([0-9a-fA-F]{2}){16,20}$",
+                                "description": "OCPP 1.6 AuthorizationKey (SEC-05)"}}},
+        {"type": "object", "required": ["generate"], "additionalProperties": False,
+         "properties": {"generate": {"enum": ["password", "key"]}}},
+    ]},
+    "CredentialResult": {
+        "type": "object", "required": ["identity", "kind"],
+        "properties": {"identity": {"type": "string"}, "kind": {"enum": ["password", "key"]},
+                       "password": {"type": "string",
+                                    "description": "only for generate, shown this once"},
+                       "key": {"type": "string",
+                               "description": "only for generate, shown this once"}},
+    },
     "KickRequest": {
         "type": "object", "additionalProperties": False,
         "properties": {"reason": {"type": "string", "maxLength": 80}},
@@ -278,6 +305,21 @@ def document() -> dict[str, Any]:
                 requestBody={"required": True, "content": {
                     "application/json": {"schema": _ref("CallRequest"), "example": {
                         "action": "Reset", "payload": {"type": "Soft"}}}}})},
+            "/api/v1/credentials": {"get": _op(
+                "identities with stored credentials (security profiles 1/2), never a secret", {
+                    "200": _json(_ref("CredentialList"), "every stored identity")})},
+            "/api/v1/credentials/{identity}": {
+                "put": _op("set a charge point's password or 1.6 key (hashed), or generate one", {
+                    "200": _json(_ref("CredentialResult"), "stored"),
+                    "400": _error("bad body, secret or identity (reason)")},
+                    parameters=[IDENTITY],
+                    requestBody={"required": True, "content": {"application/json": {
+                        "schema": _ref("CredentialRequest"),
+                        "example": {"password": "a-16-to-40-char-password"}}}}),
+                "delete": _op("remove a charge point's credentials", {
+                    "204": {"description": "removed"},
+                    "404": _error("nothing stored for this identity")},
+                    parameters=[IDENTITY])},
             "/api/v1/stream": {"get": _op(
                 "Server-Sent Events: frame, connected, disconnected, connectors (then dropped "
                 "if the reader falls admin_stream_buffer events behind)", {

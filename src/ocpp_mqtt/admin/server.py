@@ -14,6 +14,7 @@ from ..config import ConfigError
 from ..transport.websocket import probe
 from .api import Api
 from .auth import bearer_middleware, json_errors
+from .credentials import CredentialsApi
 from .dashboard import Dashboard
 from .metrics import Metrics
 from .openapi import document
@@ -35,6 +36,7 @@ class AdminServer:
         self.port = 0
         self.url = ""
         self._runner: web.AppRunner | None = None
+        self.credentials = CredentialsApi(gateway)
         token = gateway.settings.admin_token
         self.app = web.Application(middlewares=[
             json_errors,
@@ -47,6 +49,7 @@ class AdminServer:
             web.get("/api/v1/openapi.json", self.openapi),
             *Api(gateway, stream).routes(),
             *Dashboard().routes(),
+            *self.credentials.routes(),
         ])
 
     async def healthz(self, request: web.Request) -> web.Response:
@@ -89,3 +92,4 @@ class AdminServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        self.credentials.close()
