@@ -88,8 +88,8 @@ def assert_repeats_marked(backend: TxBackend) -> None:
     """Every copy of a message carries the same MessageKey, so a backend can drop repeats."""
     unkeyed = {k: keys for k, keys in backend.keys.items() if len(keys) != 1 or "none" in keys}
     assert not unkeyed, f"copies without one shared MessageKey: {list(unkeyed.items())[:5]}"
-    repeats = sum(count - 1 for count in backend.received.values())
-    assert backend.marked <= repeats, "more copies flagged Duplicate than there are repeats"
+    # (no bound on the Duplicate flags: when the broker loses the first copy in a restart, the
+    # flagged repeat is the first to arrive, which is what saves the message)
 
 
 def report(name: str, **figures: Any) -> None:
