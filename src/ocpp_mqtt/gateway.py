@@ -144,6 +144,7 @@ class Gateway:
                 self.proxy.gate if self.proxy else None)
             await self.relay.mqtt_cps.start(self.link)
         listener.guard = self.guard
+        listener.limit_log.report = self.relay.problems.report = self.security.limit_hit
         for spec in settings.endpoints:
             await self._listen(listener, spec)
         self.ws_port = self.ws_ports[0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 PERIOD = 60.0
@@ -17,6 +18,8 @@ class OncePerMinute:
         self.log = log
         self.period = period
         self._last: dict[tuple[str, str], tuple[float, int]] = {}  # -> (logged at, since)
+        # also told of each line written (the gateway publishes limit hits as security events)
+        self.report: Callable[[str, str, dict[str, Any]], None] | None = None
 
     def warning(self, what: str, offender: str, message: str, **fields: Any) -> None:
         """Log `message` unless `what` was logged for `offender` within the period."""
@@ -33,6 +36,8 @@ class OncePerMinute:
         if suppressed:
             fields["suppressed"] = suppressed  # not logged during the previous minute
         self.log.warning(message, extra={"limit": what, **fields})
+        if self.report is not None:
+            self.report(what, message, fields)
 
     def _forget(self, now: float) -> None:
         stale = [k for k, (at, _) in self._last.items() if now - at >= self.period]

@@ -1,7 +1,9 @@
 """Security events on MQTT (`security_topic`) and in the log (component `security`).
 
 Events: refused handshakes (`auth_failed`, `unknown_identity`, `certificate_missing`,
-`certificate_mismatch`, `tls_refused`, `rate_limited`), identities admitted without
+`certificate_mismatch`, `tls_refused`, `rate_limited`), limit hits (`limit_hit`: message
+rate, connections per address, connections in all; once per offender a minute, as they are
+logged), identities admitted without
 credentials (`unknown_identity_admitted`) and charge points' own SecurityEventNotification
 (`cp_notification`). An event carries the identity, remote address, listener, profile, HTTP
 status and a reason written by the gateway: never a password, an Authorization header or a key.
@@ -19,6 +21,7 @@ from .northbound.emqx import Template
 from .ocppj.identity import escape_topic_level
 
 log = logging.getLogger("ocpp_mqtt.security")
+LIMITS = frozenset({"rate_limit", "max_connections", "max_per_address"})
 
 
 class Publisher(Protocol):
@@ -43,6 +46,13 @@ class SecurityEvents:
         if self.link is not None:
             self.link.publish(self.topic.render(cid=escape_topic_level(identity)),
                               orjson.dumps(body), 1)
+
+    def limit_hit(self, what: str, message: str, fields: dict[str, Any]) -> None:
+        """A limit's log line (limitlog.OncePerMinute), for the limits of issue 5 only: bad
+        frames are protocol problems, not security events."""
+        if what in LIMITS:
+            self.report("limit_hit", str(fields.get("cid") or ""), limit=what, reason=message,
+                        **{k: fields[k] for k in ("ip", "status", "suppressed") if k in fields})
 
     def cp_notification(self, identity: str, payload: dict[str, Any]) -> None:
         """A charge point's SecurityEventNotification (1.6 security extension, 2.x): its

@@ -297,3 +297,17 @@ async def test_reload_takes_a_new_client_ca(make_gateway: Any, tmp_path: Path) -
     assert (await status_of(target, ssl_context=client_tls(pki, cert)))[0] == 101
     with pytest.raises((ssl.SSLError, OSError, InvalidMessage)):
         await status_of(target, ssl_context=client_tls(pki, old_cert))
+
+
+async def test_limit_hits_are_security_events(make_gateway: Any, backend: Backend) -> None:
+    """Issue 5 point 8: a limit hit (here the message rate) is published as a security event,
+    once per offender a minute like its log line."""
+    gw = await make_gateway(rate_limit=1, rate_burst=1)
+    await backend.subscribe(gw.prefix + "security/#")
+    async with connect(gw.url("CPR"), ["ocpp1.6"]) as ws:
+        for i in range(4):
+            await ws.send(orjson.dumps([2, f"h{i}", "Heartbeat", {}]).decode())
+        event = await backend.wait_for(gw.prefix + "security/CPR")
+        assert event["event"] == "limit_hit" and event["limit"] == "rate_limit"
+        assert "messages a second" in event["reason"]
+        await backend.silence(gw.prefix + "security/CPR", 0.5)  # once a minute, not per hit
