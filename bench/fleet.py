@@ -1,13 +1,18 @@
-"""Fleet load generator for B3 (idle capacity) and B4 (reconnect storm): N OCPP 1.6 charge points.
+"""Fleet load generator for B3 (idle capacity) and B4 (reconnect storm): N OCPP 1.6 charge
+points, each the simulator's `ChargePoint` (`ocpp_mqtt.simulate`) over a picows WebSocket.
 
-Each charge point connects (picows client, subprotocol `ocpp1.6`, no permessage-deflate
-offered), sends a BootNotification at once and, with `--status`, a StatusNotification when the
-Boot is answered. The storm phase ends when every charge point is finished (answered, failed to
-connect, or dropped) or at `--deadline`; the relay's CPU and the machine's foreign load are read
-from /proc at its boundaries. With `--idle S` the fleet then stays connected: after `--settle`
-s the relay's RSS is read and its CPU is measured over an idle window of S s.
+Each charge point connects (subprotocol `ocpp1.6`, no permessage-deflate offered), sends
+BootNotification at once and, with `--status`, a StatusNotification for its connector when the
+Boot is answered; then it idles (no transactions, no Heartbeat within the run, no reconnect).
+The storm phase ends when every charge point is finished (its StatusNotification, or its Boot
+without `--status`, answered; failed to connect; or dropped) or at `--deadline`; the relay's CPU
+and the machine's foreign load are read from /proc at its boundaries. With `--idle S` the fleet
+then stays connected: after `--settle` s the relay's RSS is read and its CPU is measured over an
+idle window of S s.
 
-Prints one JSON object on stdout. Every wait has a deadline; connections are dropped on exit.
+The simulator's edge is aiohttp; here a picows `Link` replaces it (1 KiB read buffer, as the
+load generator had before it used the simulator), so the client stays cheap beside the relay
+it measures. Prints one JSON object on stdout. Every wait has a deadline.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import contextlib
 import os
 import sys
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -25,146 +31,166 @@ import orjson
 import uvloop
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
+from ocpp_mqtt.ocppj.validation import Schemas
+from ocpp_mqtt.ocppj.versions import Version
+from ocpp_mqtt.simulate.chargepoint import ChargePoint
+from ocpp_mqtt.simulate.link import ConnectError, Link
+from ocpp_mqtt.simulate.options import SimOptions
+from ocpp_mqtt.simulate.runner import Fleet as SimFleet
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import CpuSnapshot, percentile, proc_status_kib, tcp_ext_counters
 
-BOOT = orjson.dumps({"chargePointVendor": "ocpp-mqtt-bench", "chargePointModel": "fleet",
-                     "firmwareVersion": "1.0.0"})
-STATUS = orjson.dumps({"connectorId": 1, "errorCode": "NoError", "status": "Available"})
 PER_SOURCE_ADDRESS = 25_000  # connections per 127.0.0.x source address (ephemeral ports)
+NEVER = 10**7  # seconds: no Heartbeat, no reconnect, no transaction within a run
 
 
-class Fleet:
+class PicowsLink(WSListener):
+    """The simulator's `Link` over a picows connection."""
+
+    def __init__(self) -> None:
+        self.transport: WSTransport | None = None
+        self.frames: deque[str] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.is_closed = False
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type == WSMsgType.TEXT:
+            self.frames.append(frame.get_payload_as_ascii_text())
+            self._wake()
+        elif frame.msg_type == WSMsgType.CLOSE:
+            transport.disconnect()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.is_closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    @property
+    def closed(self) -> bool:
+        return self.is_closed
+
+    async def send(self, text: str) -> None:
+        if self.transport is None or self.is_closed:
+            raise ConnectionError("closed")
+        self.transport.send(WSMsgType.TEXT, text.encode())
+
+    async def receive(self) -> str | None:
+        while not self.frames:
+            if self.is_closed:
+                return None
+            self.waiter = asyncio.get_running_loop().create_future()
+            await self.waiter
+        return self.frames.popleft()
+
+    async def close(self, code: int = 1000) -> None:
+        if self.transport is not None and not self.is_closed:
+            self.transport.disconnect()
+
+
+class PicowsConnect:
+    """At most `concurrency` handshakes at a time (0: all at once); source addresses spread
+    over 127.0.0.x past 25,000 connections."""
+
+    def __init__(self, n: int, concurrency: int) -> None:
+        self.n = n
+        self.sem = asyncio.Semaphore(concurrency or n)
+        self.index: dict[str, int] = {}
+
+    async def __call__(self, url: str, subprotocol: str, identity: str,
+                       password: str | None, handshake_s: float) -> Link:
+        link = PicowsLink()
+        extra: dict[str, Any] = {}
+        if self.n > PER_SOURCE_ADDRESS:
+            extra["local_addr"] = (f"127.0.0.{1 + self.index[identity] // PER_SOURCE_ADDRESS}",
+                                   0)
+        async with self.sem:
+            try:
+                await ws_connect(lambda: link, url,
+                                 extra_headers={"Sec-WebSocket-Protocol": subprotocol},
+                                 websocket_handshake_timeout=handshake_s,
+                                 read_buffer_init_size=1024, **extra)
+            except Exception as exc:  # picows raises OSError, TimeoutError and its own
+                raise ConnectError(type(exc).__name__, str(exc)) from exc
+        if link.transport is None:
+            # picows returns normally, without on_ws_connected, when the connection is lost
+            # before the upgrade is answered (e.g. reset after a listen overflow)
+            raise ConnectError("ClosedBeforeHandshake", "closed before the handshake")
+        return link
+
+
+class Tracker:
+    """When each charge point connected, booted and reported; when all are finished."""
+
     def __init__(self, n: int, status: bool) -> None:
         self.n = n
         self.status = status
-        self.cps: list[FleetCP] = []
-        self.finished = 0
+        self.finished: set[str] = set()
         self.done = asyncio.Event()
         self.closing = False
+        self.connected: dict[str, float] = {}
+        self.booted: dict[str, float] = {}
+        self.reported: dict[str, float] = {}
+        self.dropped = 0
         self.connect_errors: dict[str, int] = {}
-        self.abandoned: list[asyncio.Future[Any]] = []  # timed-out connects, cancelled
-        self.boot_errors = self.status_errors = self.dropped = 0
-        self.t0 = 0.0
 
-    def finish(self, cp: FleetCP) -> None:
-        if cp.finished:
-            return
-        cp.finished = True
-        self.finished += 1
-        if self.finished >= self.n:
-            self.done.set()
+    def finish(self, cp: ChargePoint) -> None:
+        if cp.identity not in self.finished:
+            self.finished.add(cp.identity)
+            if len(self.finished) >= self.n:
+                self.done.set()
 
-
-class FleetCP(WSListener):
-    def __init__(self, fleet: Fleet, i: int) -> None:
-        self.fleet = fleet
-        self.cid = f"CP{i}"
-        self.boot_id = f"b{i}"
-        self.status_id = f"s{i}"
-        self.transport: WSTransport | None = None
-        self.t_connected = self.t_boot = self.t_status = 0.0
-        self.finished = False
-        self.disconnected = False
-
-    def on_ws_connected(self, transport: WSTransport) -> None:
-        if self.finished:  # counted as a connect error already (timed out): too late
-            transport.disconnect()
-            return
-        self.transport = transport
-        self.t_connected = time.perf_counter()
-        transport.send(WSMsgType.TEXT,
-                       b'[2,"' + self.boot_id.encode() + b'","BootNotification",' + BOOT + b"]")
-
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        if frame.msg_type != WSMsgType.TEXT:
-            if frame.msg_type == WSMsgType.CLOSE:
-                transport.disconnect()
-            return
+    def on_event(self, cp: ChargePoint, event: str, detail: str) -> None:
         now = time.perf_counter()
-        try:
-            msg = orjson.loads(frame.get_payload_as_bytes())
-        except orjson.JSONDecodeError:
-            return
-        if not isinstance(msg, list) or len(msg) < 3 or msg[0] not in (3, 4):
-            return  # e.g. a CALL from the central system: not part of this benchmark
-        fleet = self.fleet
-        if msg[1] == self.boot_id and not self.t_boot:
-            self.t_boot = now
-            if msg[0] == 4:
-                fleet.boot_errors += 1
-            if fleet.status and msg[0] == 3:
-                transport.send(WSMsgType.TEXT, b'[2,"' + self.status_id.encode()
-                               + b'","StatusNotification",' + STATUS + b"]")
-            else:
-                fleet.finish(self)
-        elif msg[1] == self.status_id and not self.t_status:
-            self.t_status = now
-            if msg[0] == 4:
-                fleet.status_errors += 1
-            fleet.finish(self)
-
-    def on_ws_disconnected(self, transport: WSTransport) -> None:
-        self.disconnected = True
-        if not self.fleet.closing and not self.finished:
-            self.fleet.dropped += 1
-            self.fleet.finish(self)
-
-
-async def connect_fleet(args: argparse.Namespace, fleet: Fleet) -> None:
-    """Start every connection (at most `--concurrency` handshakes at a time; 0: all at once)."""
-    sem = asyncio.Semaphore(args.concurrency or args.n)
-    headers = {"Sec-WebSocket-Protocol": "ocpp1.6"}
-
-    async def one(cp: FleetCP, i: int) -> None:
-        extra: dict[str, Any] = {}
-        if args.n > PER_SOURCE_ADDRESS:  # past one address's ephemeral ports: 127.0.0.2, ...
-            extra["local_addr"] = (f"127.0.0.{1 + i // PER_SOURCE_ADDRESS}", 0)
-        async with sem:
-            # asyncio.wait, not wait_for: a timed-out connect is cancelled and left behind, so
-            # a cancellation that never completes cannot hold this slot (seen once in 20,000)
-            task = asyncio.ensure_future(
-                ws_connect(lambda: cp, f"{args.url}/{cp.cid}", extra_headers=headers,
-                           websocket_handshake_timeout=args.connect_timeout,
-                           read_buffer_init_size=1024, **extra))
-            await asyncio.wait({task}, timeout=args.connect_timeout + 1.0)
-            exc: BaseException | None
-            if task.done() and task.cancelled():  # ended by a cancellation inside picows
-                exc = asyncio.CancelledError()
-            elif task.done():
-                exc = task.exception()
-            else:
-                task.cancel()
-                task.add_done_callback(lambda t: t.cancelled() or t.exception())
-                fleet.abandoned.append(task)
-                exc = TimeoutError()
-            if cp.t_connected:  # connected (maybe just as the timeout fired): the Boot was
-                return  # sent; its answer, or the drop, finishes it
-            # picows' ws_connect returns normally, without on_ws_connected, when the connection
-            # is lost before the upgrade is answered (e.g. reset after a listen overflow)
-            name = "ClosedBeforeHandshake" if exc is None else type(exc).__name__
-            fleet.connect_errors[name] = fleet.connect_errors.get(name, 0) + 1
-            fleet.finish(cp)
-
-    fleet.cps = [FleetCP(fleet, i) for i in range(args.n)]
-    fleet.t0 = time.perf_counter()
-    await asyncio.gather(*(one(cp, i) for i, cp in enumerate(fleet.cps)))
+        if event == "connected":
+            self.connected.setdefault(cp.identity, now)
+        elif event == "booted":
+            self.booted.setdefault(cp.identity, now)
+            if not self.status:
+                self.finish(cp)
+        elif event == "reported":
+            self.reported.setdefault(cp.identity, now)
+            self.finish(cp)
+        elif event == "connect_failed" and cp.identity not in self.connected:
+            self.connect_errors[detail] = self.connect_errors.get(detail, 0) + 1
+            self.finish(cp)
+        elif (event == "disconnected" and not self.closing
+              and cp.identity not in self.finished):
+            self.dropped += 1
+            self.finish(cp)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     own = [int(p) for p in args.own_pids.split(",") if p] + [os.getpid()]
     rss_before = proc_status_kib(args.relay_pid)
-    fleet = Fleet(args.n, args.status)
+    options = SimOptions(
+        count=args.n, url=args.url, versions=(Version.V16,), identity="CP{n}", first=0,
+        rate=0, heartbeat_interval=NEVER, transactions=0, call_timeout=args.deadline,
+        connect_timeout=args.connect_timeout, reconnect_min=NEVER, reconnect_range=0,
+        status_connector_zero=False, report_status=args.status, quiet=True)
+    connect = PicowsConnect(args.n, args.concurrency)
+    for i in range(args.n):
+        connect.index[options.identity_of(i)] = i
+    tracker = Tracker(args.n, args.status)
+    fleet = SimFleet(options, connect, Schemas())
+    for cp in fleet.charge_points:
+        cp.on_event = tracker.on_event
     tcp0 = tcp_ext_counters()
     snap0 = CpuSnapshot(args.relay_pid, own)
-    connecting = asyncio.create_task(connect_fleet(args, fleet))
+    t0 = time.perf_counter()
+    await fleet.ramp()
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(fleet.done.wait(), args.deadline)
+        await asyncio.wait_for(tracker.done.wait(), args.deadline)
     snap1 = CpuSnapshot(args.relay_pid, own)
     tcp1 = tcp_ext_counters()
-    connecting.cancel()
-    result = storm_figures(fleet, snap1.delta(snap0), args.relay_pid)
-    # machine-wide: SYNs sent again because a listen backlog overflowed, during the storm
+    result = storm_figures(tracker, t0, fleet.stats[Version.V16].errors_by_action,
+                           snap1.delta(snap0), args.relay_pid)
     result.update({f"tcp_{k}": tcp1[k] - tcp0.get(k, 0) for k in tcp1})
     result["rss_before_kib"] = rss_before
     if args.idle > 0:
@@ -174,7 +200,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(args.idle)
         idle1 = CpuSnapshot(args.relay_pid, own)
         rss_end = proc_status_kib(args.relay_pid)
-        still = sum(cp.transport is not None and not cp.disconnected for cp in fleet.cps)
+        still = fleet.stats[Version.V16].connected
         idle = idle1.delta(idle0)
         held = max(result["connected"], 1)
         result.update(
@@ -187,55 +213,52 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             # the figure the runner checks against the foreign-load limit: the idle window's
             foreign_cores=idle["foreign_cores"],
         )
-    fleet.closing = True
-    for cp in fleet.cps:
-        if cp.transport is not None:
-            cp.transport.disconnect()
-    await asyncio.sleep(0.2)
+    tracker.closing = True
+    for cp in fleet.charge_points:  # drop the connections at once: no clean stop needed
+        cp.stopping.set()
+        if cp.link is not None:
+            await cp.link.close()
+    for task in fleet.tasks:
+        task.cancel()
+    await asyncio.gather(*fleet.tasks, return_exceptions=True)
     return result
 
 
-def storm_figures(fleet: Fleet, cpu: dict[str, float], relay_pid: int) -> dict[str, Any]:
-    cps = fleet.cps
-    connected = [cp for cp in cps if cp.t_connected]
-    booted = [cp for cp in connected if cp.t_boot]
-    statused = [cp for cp in connected if cp.t_status]
-    t0 = fleet.t0
-    last_connect = max((cp.t_connected for cp in connected), default=t0) - t0
-    last_boot = max((cp.t_boot for cp in booted), default=t0) - t0
-    last_status = max((cp.t_status for cp in statused), default=t0) - t0
-    boot_s = sorted(cp.t_boot - cp.t_connected for cp in booted)
-    connect_s = sorted(cp.t_connected - t0 for cp in connected)
-    n_connected = len(connected)
+def storm_figures(t: Tracker, t0: float, failed: Any, cpu: dict[str, float],
+                  relay_pid: int) -> dict[str, Any]:
+    connected = t.connected
+    boot_s = sorted(t.booted[c] - connected[c] for c in t.booted)
+    connect_s = sorted(v - t0 for v in connected.values())
+    last_connect = max(connected.values(), default=t0) - t0
+    boot_errors = failed.get("BootNotification", 0)
+    status_errors = failed.get("StatusNotification", 0)
+    unfinished = [c for c in connected if c not in t.finished]
     return {
-        "n": fleet.n,
-        "connected": n_connected,
-        "connect_errors": sum(fleet.connect_errors.values()),
-        "connect_error_types": fleet.connect_errors,
-        # timed-out connects whose cancellation had not completed at the end of the phase
-        "connect_cancel_pending": sum(not t.done() for t in fleet.abandoned),
-        # neither connected nor failed by the deadline (their handshakes were cancelled)
-        "not_connected": sum(1 for cp in cps if not cp.t_connected and not cp.finished),
-        "dropped": fleet.dropped,
-        "boot_ok": len(booted) - fleet.boot_errors,
-        "boot_errors": fleet.boot_errors,
-        # connected, Boot sent, no answer by the deadline and not dropped
-        "boot_lost": sum(1 for cp in connected if not cp.t_boot and not cp.finished),
-        "status_ok": len(statused) - fleet.status_errors,
-        "status_errors": fleet.status_errors,
-        "status_lost": (sum(1 for cp in booted if not cp.t_status and not cp.finished)
-                        if fleet.status else 0),
+        "n": t.n,
+        "connected": len(connected),
+        "connect_errors": sum(t.connect_errors.values()),
+        "connect_error_types": t.connect_errors,
+        "connect_cancel_pending": 0,
+        "not_connected": t.n - len(connected) - sum(t.connect_errors.values()),
+        "dropped": t.dropped,
+        "boot_ok": len(t.booted),
+        "boot_errors": boot_errors,
+        # connected, Boot sent, no accepted answer by the deadline and not dropped
+        "boot_lost": sum(1 for c in unfinished if c not in t.booted),
+        "status_ok": len(t.reported) if t.status else 0,
+        "status_errors": status_errors,
+        "status_lost": (sum(1 for c in unfinished if c in t.booted) if t.status else 0),
         "last_connect_s": last_connect,
-        "last_boot_s": last_boot,
-        "last_status_s": last_status,
-        "connect_per_s": n_connected / last_connect if last_connect > 0 else float("nan"),
+        "last_boot_s": max(t.booted.values(), default=t0) - t0,
+        "last_status_s": max(t.reported.values(), default=t0) - t0,
+        "connect_per_s": len(connected) / last_connect if last_connect > 0 else float("nan"),
         "connect_p50_s": percentile(connect_s, 0.50),
         "connect_p90_s": percentile(connect_s, 0.90),
         "boot_p50_ms": percentile(boot_s, 0.50) * 1e3,
         "boot_p99_ms": percentile(boot_s, 0.99) * 1e3,
         "storm_s": cpu["elapsed"],
         "storm_cpu_s": cpu["relay_cpu_s"],
-        "us_per_cp": cpu["relay_cpu_s"] * 1e6 / n_connected if n_connected else float("nan"),
+        "us_per_cp": cpu["relay_cpu_s"] * 1e6 / len(connected) if connected else float("nan"),
         "storm_foreign_cores": cpu["foreign_cores"],
         "foreign_cores": cpu["foreign_cores"],
         "own_cores": cpu["own_cores"],

@@ -100,6 +100,7 @@ class Running:
     recorder: Recorder
     task: asyncio.Task[dict[str, Any]]
     stop: asyncio.Event
+    events: list[tuple[str, str, str]]  # ChargePoint.on_event: (identity, event, detail)
 
     async def until(self, condition: Any, timeout: float, what: str) -> None:
         deadline = asyncio.get_running_loop().time() + timeout
@@ -132,8 +133,12 @@ async def simulate(url: str, **changes: Any) -> AsyncIterator[Running]:
 
     ready = asyncio.Event()
 
+    events: list[tuple[str, str, str]] = []
+
     def on_fleet(fleet: Fleet) -> None:
         holder.append(fleet)
+        for cp in fleet.charge_points:  # before the ramp starts them
+            cp.on_event = lambda cp, event, detail: events.append((cp.identity, event, detail))
         ready.set()
 
     task = asyncio.create_task(run(options, stop, io.StringIO(), wrap, on_fleet))
@@ -142,7 +147,7 @@ async def simulate(url: str, **changes: Any) -> AsyncIterator[Running]:
     waiter.cancel()
     if not holder:
         task.result()  # raises what stopped it
-    running = Running(holder[0], recorders[0], task, stop)
+    running = Running(holder[0], recorders[0], task, stop, events)
     try:
         yield running
     finally:

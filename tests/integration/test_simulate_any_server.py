@@ -200,4 +200,7 @@ async def test_ocpp_j_rules_against_a_raw_server() -> None:
     assert "no-such-id" not in replies  # SY-06
     total = summary["total"]
     assert total["connect_errors"] == {"HTTP 401": 2} and total["boots"] == 1
+    assert [e[1:] for e in sim.events] == [
+        ("connect_failed", "HTTP 401"), ("connect_failed", "HTTP 401"), ("connected", ""),
+        ("booted", ""), ("reported", ""), ("disconnected", "")]
     assert total["callerrors_sent"] == 4 and total["calls_received"] == 4

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 
@@ -53,6 +53,9 @@ class ChargePoint:
         self.stopping = asyncio.Event()
         self.draining = False  # stop() began: no new transactions
         self.charging = Charging(self)
+        # told (charge point, event, detail) on: connected, connect_failed (detail: its kind),
+        # booted, reported (the statuses after a Boot answered), disconnected
+        self.on_event: Callable[[ChargePoint, str, str], None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         stats.charge_points += 1
 
@@ -114,10 +117,16 @@ class ChargePoint:
                 return await self._connect(self.url, self.version.subprotocol, self.identity,
                                            self.options.password, self.options.connect_timeout)
         except ConnectError as exc:
-            self.stats.connect_errors[exc.kind] += 1
+            kind = exc.kind
         except TimeoutError:
-            self.stats.connect_errors["timeout"] += 1
+            kind = "timeout"
+        self.stats.connect_errors[kind] += 1
+        self._event("connect_failed", kind)
         return None
+
+    def _event(self, event: str, detail: str = "") -> None:
+        if self.on_event is not None:
+            self.on_event(self, event, detail)
 
     async def _connection(self, link: Link) -> None:
         stats = self.stats
@@ -126,6 +135,7 @@ class ChargePoint:
         if self.ever_connected:
             stats.reconnects += 1
         self.ever_connected = True
+        self._event("connected")
         self.link = link
         self.rpc = rpc = Rpc(self.version, link, self.schemas, stats, self._handle,
                              self.options.call_timeout)
@@ -142,6 +152,7 @@ class ChargePoint:
                 stats.booted -= 1
             stats.connected -= 1
             self.charging.changed.set()
+            self._event("disconnected")
             for task in (reader, online):
                 task.cancel()
             await asyncio.gather(reader, online, return_exceptions=True)
@@ -157,9 +168,12 @@ class ChargePoint:
             return
         self.online.set()
         self.stats.booted += 1
+        self._event("booted")
         sender = asyncio.create_task(self.charging.send_queued(rpc))
         try:
-            await self.send_all_status(rpc)
+            if self.options.report_status:
+                await self.send_all_status(rpc)
+            self._event("reported")
             await self._heartbeats(rpc)
         finally:
             sender.cancel()
@@ -212,7 +226,8 @@ class ChargePoint:
         return True
 
     async def send_all_status(self, rpc: Rpc) -> None:
-        if self.version is Version.V16:  # connector 0: the charge point itself
+        if self.version is Version.V16 and self.options.status_connector_zero:
+            # connector 0: the charge point itself
             await self.send(rpc, "StatusNotification", messages.status(self.version, 0,
                                                                         "Available"))
         for connector in self.station.connectors:

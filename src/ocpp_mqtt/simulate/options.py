@@ -69,6 +69,9 @@ class SimOptions:
     stop_timeout: float = 10.0
     quiet: bool = False
     json: bool = False
+    # not flags: for benchmarks that keep a fixed message count per charge point
+    status_connector_zero: bool = True  # 1.6: a StatusNotification for the charge point itself
+    report_status: bool = True  # StatusNotifications after the Boot
 
     def identity_of(self, index: int) -> str:
         n = self.first + index

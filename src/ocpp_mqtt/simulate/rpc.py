@@ -100,6 +100,10 @@ class Rpc:
             try:
                 async with asyncio.timeout(self.call_timeout):
                     result = await future
+            except CallFailed as exc:
+                if exc.kind == "error":
+                    self.stats.errors_by_action[action] += 1
+                raise
             except TimeoutError:
                 self.stats.timeouts += 1
                 raise CallFailed("timeout", f"{action}: no answer within "

@@ -61,6 +61,7 @@ class VersionStats:
     answered: int = 0  # CALLRESULTs received
     timeouts: int = 0
     errors_received: Counter[str] = field(default_factory=Counter)
+    errors_by_action: Counter[str] = field(default_factory=Counter)  # CALLERRORs per action
     calls_received: int = 0  # CALLs from the central system
     errors_sent: int = 0  # CALLERRORs we answered with
     bad_frames: int = 0
@@ -94,7 +95,8 @@ class VersionStats:
             "transactions_ended": self.transactions_ended,
             "messages_sent": self.sent, "messages_answered": self.answered,
             "callerrors_received": sum(self.errors_received.values()),
-            "callerror_codes": dict(self.errors_received), "timeouts": self.timeouts,
+            "callerror_codes": dict(self.errors_received),
+            "callerror_actions": dict(self.errors_by_action), "timeouts": self.timeouts,
             "calls_received": self.calls_received, "callerrors_sent": self.errors_sent,
             "connects": self.connects, "reconnects": self.reconnects,
             "connect_errors": dict(self.connect_errors),
