@@ -279,3 +279,31 @@ def test_cli_bad_option_and_unreachable_server() -> None:
                             capture_output=True, text=True, timeout=30)
     assert nobody.returncode == 1
     assert "connect errors: refused" in nobody.stdout
+
+
+async def test_kicked_charge_point_reconnects_and_finishes_its_transaction(
+        central: Any, backend: Backend) -> None:
+    """The admin API kicks a charging 2.0.1 charge point (a server-side close): it reconnects
+    after the back-off without a Boot (RC-02), and its transaction goes on, seqNo unbroken."""
+    from .admin_client import admin
+
+    gw = await central()
+    await backend.subscribe(gw.prefix + "cp/+")
+    async with simulate(gw.url("").rstrip("/"), count=1, versions=versions("2.0.1"),
+                        until_idle=True, transactions=1, id_tags=("TAG1",),
+                        tx_duration=span(2.5), meter_interval=0.2) as sim, \
+            admin(gw.admin_url) as api:
+        cp = sim.cp("SIM0001")
+        await sim.until(lambda: cp.station.connectors[0].transaction is not None, 10,
+                        "charging")
+        reply = await api.post("/api/v1/charge-points/SIM0001/kick", {"reason": "test"})
+        assert reply.status == 200 and reply.body["closed"] is True, reply.text
+        summary = await sim.summary()
+    total = summary["total"]
+    assert total["reconnects"] == 1 and total["boots"] == 1
+    assert total["transactions_ended"] == 1 and total["dropped_messages"] == 0
+    assert [e[1] for e in sim.events].count("disconnected") >= 1
+    events = emqx_calls(backend, gw.prefix + "cp/SIM0001", "TransactionEvent")
+    assert [e["seqNo"] for e in events] == list(range(len(events)))
+    assert events[-1]["eventType"] == "Ended"
+    assert any(s.connection == 2 for s in sim.recorder.calls("TransactionEvent"))
