@@ -15,6 +15,7 @@ from ocpp.routing import on
 from websockets.asyncio.server import ServerConnection, serve
 
 from ocpp_mqtt.ocppj.versions import Version
+from ocpp_mqtt.simulate.link import basic_auth
 from ocpp_mqtt.simulate.options import Span
 from tests.conftest import free_port
 
@@ -140,6 +141,8 @@ async def test_ocpp_j_rules_against_a_raw_server() -> None:
 
     async def ws_handler(request: web.Request) -> web.StreamResponse:
         nonlocal refused
+        # security profile 1: HTTP Basic, the identity as the user (SEC rules)
+        assert request.headers.get("Authorization") == basic_auth("SIM0001", "secret")
         if refused < 2:
             refused += 1
             return web.Response(status=401, text="who are you")
