@@ -129,10 +129,11 @@ async def test_no_transaction_message_lost_across_gateway_and_broker_restarts(
                backend_publish_errors=backend.publish_errors)
         assert tally.acked, "no transaction message was answered at all"
         assert not lost, f"{len(lost)} answered messages never reached MQTT: {lost[:10]}"
+        # Repeats come from charge points sending again, the broker redelivering (DUP) and the
+        # gateway's own QoS 1 re-sends after a reconnect (which Mosquitto forwards as new
+        # messages, so no count bounds them): what matters is that every copy carries its
+        # message's key
         assert_repeats_marked(backend)
-        # every repeat is a message the charge point sent again because its answer was lost,
-        # or one the broker delivered again to the backend (flagged DUP)
-        assert repeats <= tally.sent - len(tally.acked) + backend.dup_flagged
         for gateway in gateways:
             assert gateway.stop() == 0
 
