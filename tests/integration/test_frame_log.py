@@ -192,3 +192,28 @@ async def test_no_log_line_holds_a_password_or_authorization_header(
     for needle in (SECRET, MQTT_PASSWORD, userpass, header):
         assert needle not in text, f"{needle!r} in the output"
     assert "authorization:" not in text.lower().replace('"authorizationkey"', "")
+
+
+async def test_admin_api_frames_and_stream_are_redacted_too(gateway: Any) -> None:
+    """The admin API's last frames and its live stream show frames as the frame log does."""
+    import aiohttp
+
+    from .admin_client import EventReader, admin
+
+    session = aiohttp.ClientSession()
+    try:
+        resp = await session.get(gateway.admin_url + "/api/v1/stream?identity=ADM")
+        events = EventReader(resp)
+        async with connect(gateway.url("ADM"), ["ocpp1.6"]) as ws, \
+                admin(gateway.admin_url) as api:
+            await ws.send('[2,"k1","ChangeConfiguration",{"key":"AuthorizationKey",'
+                          f'"value":"{SECRET}"}}]')
+            assert (await recv_json(ws))[:2] == [4, "k1"]
+            live = await events.wait("frame", direction="in")
+            assert SECRET not in live["text"] and '"value":"***"' in live["text"]
+            detail = (await api.get("/api/v1/charge-points/ADM")).body
+            texts = [f["text"] for f in detail["frames"]]
+            assert any('"AuthorizationKey","value":"***"' in t for t in texts), texts
+            assert not any(SECRET in t for t in texts)
+    finally:
+        await session.close()

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from ..redact import redact_frame
 from ..transport.recent import wall_ms
 
 KINDS = ("frame", "connected", "disconnected", "connectors")
@@ -104,7 +105,7 @@ class Stream:
     def frame(self, identity: str, inbound: bool, text: str, mono: float) -> None:
         self._send("frame", identity, {"identity": identity,
                                        "direction": "in" if inbound else "out",
-                                       "ts": wall_ms(mono), "text": text})
+                                       "ts": wall_ms(mono), "text": redact_frame(text)})
 
     def event(self, kind: str, identity: str, data: dict[str, Any]) -> None:
         self._send(kind, identity, {"identity": identity, **data})

@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
+from ..redact import redact_frame
+
 
 class Tap(Protocol):
     """Who wants live frames and connection events; `watching` is False when nobody does."""
@@ -80,7 +82,9 @@ class RecentFrames:
         out: list[dict[str, Any]] = []
         for k in range(held):
             i = (start + k) % self.size
+            text = self.texts[i]
             out.append({"ts": wall_ms(self.times[i]),
                         "direction": "in" if self.inbound[i] else "out",
-                        "text": self.texts[i]})
+                        # secrets masked when read, as in the frame log: nothing on the hot path
+                        "text": redact_frame(text) if text is not None else None})
         return out
