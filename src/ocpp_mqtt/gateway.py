@@ -141,7 +141,7 @@ class Gateway:
 
             self.relay.mqtt_cps = MqttChargePoints(
                 settings, self.schemas, policy_from(settings), self.relay,
-                self.proxy.gate if self.proxy else None)
+                self.proxy.gate if self.proxy else None, listener.frame_log)
             await self.relay.mqtt_cps.start(self.link)
         listener.guard = self.guard
         listener.limit_log.report = self.relay.problems.report = self.security.limit_hit

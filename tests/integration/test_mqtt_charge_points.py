@@ -210,3 +210,17 @@ async def test_a_restarted_gateway_takes_the_charge_points_back_from_retained_pr
     await backend.subscribe(second.prefix + "cp/MQ6")
     cp.send('[2,"h","Heartbeat",{}]')
     assert (await backend.wait_for(second.prefix + "cp/MQ6"))["UniqueId"] == "h"
+
+
+async def test_frame_log_covers_mqtt_charge_points(
+        make_gateway: Callable[..., Any], charge_points: Callable[..., Any],
+        tmp_path: Any) -> None:
+    log_file = tmp_path / "frames.log"
+    gw = await make_gateway(mqtt_cp=True, frame_log="MQ7", frame_log_file=str(log_file),
+                            mode="central", store=str(tmp_path / "s.sqlite3"),
+                            trigger_after_connect=0)
+    cp = await (await charge_points(gw, "MQ7")).start()
+    cp.send('[2,"hb-logged","Heartbeat",{}]')
+    assert (await cp.recv())[:2] == [3, "hb-logged"]
+    await until(lambda: log_file.exists() and log_file.read_text().count("hb-logged") >= 2, 5,
+                "both frames logged")

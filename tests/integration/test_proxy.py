@@ -72,6 +72,18 @@ async def test_lc03_relays_both_ways_with_ids_and_bytes_intact(
             ("csms-call-7", "upstream", {"status": "Accepted"})
 
 
+async def test_connector_status_is_tracked_for_the_admin_api(
+        make_gateway: Callable[..., Any], csms: Csms) -> None:
+    gw = await proxy_gateway(make_gateway, csms)
+    async with connect(gw.url("CP1"), ["ocpp1.6"]) as ws:
+        await ws.send('[2,"s1","StatusNotification",{"connectorId":1,"errorCode":"NoError",'
+                      '"status":"Charging"}]')
+        assert (await recv_json(ws))[:2] == [3, "s1"]
+        tracker = gw.gateway.relay.tracker
+        assert tracker is not None
+        assert tracker.states["CP1"].connectors[1].status == "Charging"
+
+
 async def test_charge_point_disconnect_closes_its_upstream(
         make_gateway: Callable[..., Any], csms: Csms) -> None:
     gw = await proxy_gateway(make_gateway, csms)

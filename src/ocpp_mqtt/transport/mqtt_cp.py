@@ -37,6 +37,7 @@ from .connection import Connection
 from .handshake import Reject
 
 if TYPE_CHECKING:
+    from ..framelog import FrameLog
     from ..northbound.mqtt import MqttLink
     from .websocket import Gate, Owner
 
@@ -77,8 +78,9 @@ class MqttConnection(Connection):
 
 class MqttChargePoints:
     def __init__(self, settings: Settings, schemas: Schemas, policy: Policy, owner: Owner,
-                 gate: Gate | None) -> None:
+                 gate: Gate | None, frame_log: FrameLog | None = None) -> None:
         self.settings = settings
+        self.frame_log = frame_log
         self.schemas = schemas
         self.policy = policy
         self.owner = owner
@@ -208,6 +210,8 @@ class MqttChargePoints:
                               Session(version, self.schemas, self.policy), encoding,
                               self.settings.default_heartbeat_interval)
         conn.upstream = opened
+        if self.frame_log is not None:
+            conn.trace = self.frame_log.tracer(identity)
         self.conns[level] = conn
         await self.owner.attach(conn)
         if conn.ready and not conn.detached:
