@@ -122,3 +122,19 @@ async def test_repeat_after_a_restart_is_flagged_duplicate(
     assert "Duplicate" not in original
     assert again["MessageKey"] == original["MessageKey"]
     assert again["Duplicate"] is True and again["FirstSeenAt"] == original["ReceivedAt"]
+
+
+async def test_charge_point_connecting_during_an_outage_is_served_at_once(
+        make_gateway: Any, proxy: TcpProxy, tmp_path: Path) -> None:
+    """Central mode answers without MQTT, so a charge point that connects while the broker is
+    away does not wait for its command subscription (made when the broker is back)."""
+    gw = await make_gateway(**central_settings(tmp_path, proxy.port))
+    proxy.cut()
+    await until(lambda: not gw.gateway.link.connected, 5, "link down")
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    async with connect(gw.url("OB4"), ["ocpp1.6"]) as ws:
+        boot = await call(ws, "b", "BootNotification", {"chargePointVendor": "v",
+                                                        "chargePointModel": "m"})
+    assert boot[0] == 3 and boot[2]["status"] == "Accepted"
+    assert loop.time() - began < 3.0  # not the subscription's 10 s timeout

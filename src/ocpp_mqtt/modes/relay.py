@@ -68,6 +68,7 @@ class Relay:
         self.repeats = Repeats(settings.repeat_actions, settings.repeat_window,
                                settings.repeat_memory)
         self.connections: dict[str, Connection] = {}
+        self._spawned: set[asyncio.Task[None]] = set()
         self.problems = OncePerMinute(log)  # bad frames, limits: one line a minute per kind
         self.security: SecurityEvents | None = None  # set by the gateway
         # Exact topics handled outside the charge points' (e.g. credential provisioning).
@@ -172,10 +173,12 @@ class Relay:
                 subscribing = [self.link.subscribe(topics.dnstream, 1)]
                 if topics.action_prefix:
                     subscribing.append(self.link.subscribe(topics.action_prefix + "+", 1))
-                if self.proxy is not None and not self.link.connected:
-                    # Its CSMS must not wait for MQTT: the subscriptions go with the link.
+                if (self.proxy is not None or self.central is not None) \
+                        and not self.link.connected:
+                    # Answered without MQTT (its CSMS, or the gateway itself): it must not wait
+                    # for the broker; the subscriptions are made when the link is back.
                     for coro in subscribing:
-                        self.proxy.spawn(coro)
+                        self._spawn(coro)
                 else:
                     for coro in subscribing:
                         await coro
@@ -202,6 +205,19 @@ class Relay:
         if self.proxy is not None:
             self.proxy.attached(conn)
         self.fleet.deliver_held(conn.cid_level)
+
+    def _spawn(self, coro: Any) -> None:
+        """A subscription no charge point waits for (made when the broker is back)."""
+
+        async def guarded() -> None:
+            try:
+                await coro
+            except Exception as exc:  # e.g. the broker refused the subscription
+                log.error("subscription failed", extra={"error": str(exc)})
+
+        task = asyncio.get_running_loop().create_task(guarded())
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned.discard)
 
     def republish_presence(self) -> None:
         """After an MQTT reconnect: the broker may have lost retained messages (a restart
