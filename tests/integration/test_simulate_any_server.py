@@ -187,7 +187,10 @@ async def test_ocpp_j_rules_against_a_raw_server() -> None:
     try:
         async with simulate(f"ws://127.0.0.1:{port}/ocpp", count=1, versions=(Version.V16,),
                             tx_pause=Span(3600, 3600), password="secret") as sim:
-            await sim.until(lambda: "early" in replies and len(seen) >= 1, 15,
+            # stop only once the charge point has its StatusNotification answered too: the
+            # server seeing it is not enough (the "reported" event would race the stop)
+            await sim.until(lambda: "early" in replies and len(seen) >= 1
+                            and any(e[1] == "reported" for e in sim.events), 15,
                             "the raw server's script")
             sim.stop.set()
             summary = await sim.summary()
