@@ -1,26 +1,34 @@
-# syntax=docker/dockerfile:1
 # ocpp-mqtt in a container: configured through OCPP_MQTT_* variables (every option of
 # `ocpp-mqtt serve`, see README "Configuration"), state in the /data volume.
 #
 #   docker build -t ocpp-mqtt .
 #   docker run -p 9000:9000 -e OCPP_MQTT_MQTT=mqtt://broker:1883 ocpp-mqtt
 #   docker compose up          # with Mosquitto: compose.yaml
+#
+# Any image with Python 3.11+ (`python3`, its venv module and a shell) can stand in for the
+# official one: docker build --build-arg PYTHON_IMAGE=... (the image tests build on Debian's
+# python3, tests/packaging/). The build needs no BuildKit feature.
+ARG PYTHON_IMAGE=python:3.11-slim
 
-# ---- build: the project and all its dependencies as wheels ----------------------------------
-FROM python:3.11-slim AS build
+# ---- build: the project and its dependencies installed in a virtual environment -------------
+# The environment has no pip of its own: pip runs from a second one, left in this stage.
+FROM ${PYTHON_IMAGE} AS build
+RUN python3 -m venv /opt/pip \
+ && /opt/pip/bin/pip install --no-cache-dir --upgrade pip \
+ && python3 -m venv --without-pip /opt/ocpp-mqtt
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY src ./src
-RUN pip install --no-cache-dir --upgrade pip \
- && pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN /opt/pip/bin/pip --python /opt/ocpp-mqtt/bin/python install --no-cache-dir .
 
 # ---- runtime: no compiler, no build files, no pip cache -------------------------------------
-FROM python:3.11-slim
+# The same base image: the environment's python is a link to the base's.
+FROM ${PYTHON_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
-RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links /wheels ocpp-mqtt \
- && groupadd --system --gid 10001 ocpp \
+    PYTHONUNBUFFERED=1 \
+    PATH=/opt/ocpp-mqtt/bin:$PATH
+COPY --from=build /opt/ocpp-mqtt /opt/ocpp-mqtt
+RUN groupadd --system --gid 10001 ocpp \
  && useradd --system --uid 10001 --gid ocpp --home-dir /data --shell /usr/sbin/nologin ocpp \
  && mkdir -p /data && chown ocpp:ocpp /data
 

@@ -6,7 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test lint typecheck pytest deps test-deps mosquitto chromium node-deps bench soak fuzz wheel clean
+.PHONY: run test lint typecheck pytest deps test-deps mosquitto chromium node-deps bench soak fuzz wheel clean \
+        docker-engine docker-images docker-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +83,20 @@ fuzz: test-deps
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider tests/unit/test_properties.py
 	$(BIN)/python -m tests.fuzz.live --frames 100000
 
+# The Docker image built and run for real (tests/packaging, a few minutes on a fresh machine,
+# so not part of `make test`; .ci/run runs it after): Debian's engine installed and dockerd
+# started when no daemon answers, then local stand-ins for python:3.11-slim and
+# eclipse-mosquitto:2 built from Debian's archive (Docker Hub is out of reach here), cached for
+# the day in .cache/docker/. Needs root.
+docker-engine:
+	tests/packaging/engine.sh
+
+docker-images: docker-engine
+	tests/packaging/base-images.sh
+
+docker-test: test-deps docker-images
+	$(BIN)/pytest -q -p no:cacheprovider --docker tests/packaging $(ARGS)
+
 bench: test-deps
 	$(BIN)/python bench/run.py $(ARGS)
 
@@ -91,4 +106,4 @@ wheel: $(BIN)/python
 	$(BIN)/pip wheel -q --no-deps -w dist .
 
 clean:
-	rm -rf $(VENV) dist build tests/interop/node_modules
+	rm -rf $(VENV) dist build tests/interop/node_modules .cache/docker

@@ -34,6 +34,8 @@ os.environ.setdefault("OCPP_MQTT_ADMIN_LISTEN", "off")
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--soak-long", action="store_true", default=False,
                      help="run the soak tests in their long form (1,000 charge points)")
+    parser.addoption("--docker", action="store_true", default=False,
+                     help="build and run the Docker image (tests/packaging; `make docker-test`)")
 
 
 def free_port() -> int:
