@@ -52,6 +52,7 @@ test-deps: $(VENV)/.installed-test mosquitto chromium node-deps
 
 lint: test-deps
 	$(BIN)/ruff check src tests bench
+	$(BIN)/hadolint Dockerfile
 
 typecheck: test-deps
 	$(BIN)/mypy --strict src

@@ -19,8 +19,11 @@ command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} (apt-get)"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  log=$(mktemp)
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+      $SUDO apt-get install -y -qq "${missing[@]}"; } >"$log" 2>&1 \
+    || { tail -n 30 "$log" >&2; rm -f "$log"; exit 1; }
+  rm -f "$log"
 fi
 
 # Debian's client, of the engine's version: the image on these machines may carry a newer
