@@ -53,11 +53,13 @@ async def boot_round_trip(backend: Backend, ws_url: str, prefix: str, identity: 
 
 @contextlib.asynccontextmanager
 async def container(image: str, name: str, env: dict[str, str]) -> AsyncIterator[str]:
-    """The image run detached on the host's network, its health checked every second instead
-    of every 30 s (the check itself is the image's); removed afterwards."""
+    """The image run detached on the host's network with a read-only root filesystem (as
+    Kubernetes' readOnlyRootFilesystem: the gateway writes only to the /data volume), its
+    health checked every second instead of every 30 s (the check itself is the image's);
+    removed afterwards."""
     flags = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
-    await docker("run", "-d", "--name", name, "--network", "host", "--health-interval", "1s",
-                 *flags, image)
+    await docker("run", "-d", "--name", name, "--network", "host", "--read-only",
+                 "--health-interval", "1s", *flags, image)
     try:
         yield name
     finally:
