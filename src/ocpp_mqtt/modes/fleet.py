@@ -91,6 +91,7 @@ class Fleet:
                 subs += [(f, None) for f in filters if f is not None]
             elif link.mqtt5:
                 self.responder = "shared"
+                link.redundant_ids.add(RESPONDER)  # Relay.on_mqtt would drop them anyway
                 group = f"$share/{settings.shared_group}/"
                 subs += [(group + f, RESPONDER) for f in filters if f is not None]
                 held = plan.wildcard("held_topic")

@@ -116,6 +116,9 @@ class MqttLink:
         self._subscribed: dict[str, int] = {}  # topic -> qos
         self._sub_ids: dict[str, int] = {}  # topic -> MQTT 5 subscription identifier
         self._active: set[str] = set()  # subscriptions the broker acknowledged (SUBACK seen)
+        # Subscription identifiers of shared subscriptions whose copy of a message is dropped
+        # when one of our own subscriptions (the same topic, SUBACK seen) delivers it too.
+        self.redundant_ids: set[int] = set()
         self._suback: dict[int, tuple[str, asyncio.Future[None]]] = {}
         self._unsuback: dict[int, str] = {}  # UNSUBSCRIBEs in flight
         self.session_present = False
@@ -250,10 +253,20 @@ class MqttLink:
             if qos:
                 mid = raw[end : end + 2]
                 end += 2
+            shared = 0
             if self.mqtt5:
-                if end >= len(raw) or raw[end] != 0:  # properties: let gmqtt parse them
+                if end >= len(raw):
                     return generic(cmd, raw)  # type: ignore[no-any-return]
-                end += 1
+                if raw[end] == 0:
+                    end += 1
+                elif raw[end] == 2 and len(raw) > end + 2 and raw[end + 1] == 0x0B \
+                        and 0 < raw[end + 2] < 0x80:
+                    # One subscription identifier (< 128), nothing else: the copy a shared
+                    # subscription delivers beside our own subscription's.
+                    shared = raw[end + 2]
+                    end += 3
+                else:  # other properties: let gmqtt parse them
+                    return generic(cmd, raw)  # type: ignore[no-any-return]
             try:
                 topic_text = topic.decode()
             except UnicodeDecodeError:
@@ -262,6 +275,14 @@ class MqttLink:
                 return generic(cmd, raw)  # type: ignore[no-any-return]
             if qos:
                 self._queue_write(b"\x40\x02" + mid)  # PUBACK, success, no properties
+            if shared:
+                if shared in self.redundant_ids and topic_text in self._active:
+                    # Our own subscription to exactly this topic delivers the same message:
+                    # this copy carries nothing new (about a quarter of a round trip's CPU).
+                    return None
+                on_message(None, topic_text, raw[end:], qos,
+                           {"retain": cmd & 1, "subscription_identifier": [shared]})
+                return None
             on_message(None, topic_text, raw[end:], qos, {"retain": cmd & 1})
             return None
 
