@@ -121,7 +121,7 @@ class PicowsGateway:
         link = MqttLink(target, client_id="gateway-picows", version="5", keepalive=60,
                         will=None, tls=None, on_message=self.relay.on_mqtt)
         await link.connect()
-        self.relay.start(link)
+        await self.relay.start(link)
         host, port = host_port(self.settings.listen)
         server = await ws_create_server(self.factory, host, port, read_buffer_init_size=4096)
         print("READY", flush=True)

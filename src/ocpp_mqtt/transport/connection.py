@@ -13,6 +13,7 @@ from aiohttp import WSMsgType, web
 
 from ..ocppj.session import Session
 from ..ocppj.versions import Version
+from . import eager
 from .recent import QUIET, RecentFrames
 
 log = logging.getLogger("ocpp_mqtt.ws")
@@ -73,43 +74,22 @@ class Connection:
             return
         if self.ws.closed:
             return
-        # Run send_str up to its first suspension: an uncompressed (or small compressed) frame
-        # is written synchronously, so the common case costs no task. A send that must wait
-        # (transport paused, large frame compressed in the executor) continues in a task, and
-        # frames sent meanwhile queue behind it in order.
         coro = self.ws.send_str(text)
         try:
-            waiting = coro.send(None)
-        except StopIteration:
-            self.frames_out += 1
-            return
+            waiting = eager.start(coro)
         except (ConnectionError, RuntimeError) as exc:
             self._write_failed(exc)
             return
-        if waiting is not None:
-            # What asyncio's Task does with a yielded future before it can be awaited again.
-            waiting._asyncio_future_blocking = False
+        if waiting is eager.DONE:
+            self.frames_out += 1
+            return
         self._writing = True
         asyncio.get_running_loop().create_task(self._finish(coro, waiting))
 
     async def _finish(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
-        """Drive a suspended send_str to its end, then send what queued meanwhile."""
+        """Complete a send that had to wait, then send what queued meanwhile."""
         try:
-            while True:
-                try:
-                    await (asyncio.sleep(0) if waiting is None else waiting)
-                except BaseException as exc:  # e.g. cancelled: let the send handle it
-                    try:
-                        waiting = coro.throw(exc)
-                    except StopIteration:
-                        break
-                else:
-                    try:
-                        waiting = coro.send(None)
-                    except StopIteration:
-                        break
-                if waiting is not None:
-                    waiting._asyncio_future_blocking = False
+            await eager.finish(coro, waiting)
             self.frames_out += 1
             while self._out:
                 text = self._out.popleft()

@@ -19,6 +19,7 @@ import aiohttp
 from aiohttp import WSMsgType
 
 from ..ocppj.versions import Version
+from . import eager
 
 log = logging.getLogger("ocpp_mqtt.upstream")
 
@@ -106,38 +107,19 @@ class UpstreamLink:
         if self._out or (self._writer is not None and not self._writer.done()):
             self._out.append(text)  # behind a write that had to wait: keep the order
             return
-        # Run send_str up to its first suspension (as Connection.send does): a frame is
-        # usually written synchronously, so the common case costs no task.
-        coro = self.ws.send_str(text)
+        coro = self.ws.send_str(text)  # usually written at once: see eager
         try:
-            waiting = coro.send(None)
-        except StopIteration:
-            return
+            waiting = eager.start(coro)
         except (ConnectionError, RuntimeError) as exc:
             self._failed(exc)
             return
-        if waiting is not None:  # what asyncio's Task does with a yielded future
-            waiting._asyncio_future_blocking = False
-        self._writer = asyncio.get_running_loop().create_task(self._finish(coro, waiting))
+        if waiting is not eager.DONE:
+            self._writer = asyncio.get_running_loop().create_task(self._finish(coro, waiting))
 
     async def _finish(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
-        """Drive a suspended send_str to its end, then write what queued meanwhile."""
+        """Complete a send that had to wait, then write what queued meanwhile."""
         try:
-            while True:
-                try:
-                    await (asyncio.sleep(0) if waiting is None else waiting)
-                except BaseException as exc:  # e.g. cancelled: let the send handle it
-                    try:
-                        waiting = coro.throw(exc)
-                    except StopIteration:
-                        break
-                else:
-                    try:
-                        waiting = coro.send(None)
-                    except StopIteration:
-                        break
-                if waiting is not None:
-                    waiting._asyncio_future_blocking = False
+            await eager.finish(coro, waiting)
             while self._out:
                 await self.ws.send_str(self._out.popleft())
         except (ConnectionError, RuntimeError) as exc:
