@@ -1,10 +1,13 @@
 """Soak and fault tests (issue 6, point 6). The short form runs in `make test`; the long form
 (1,000 charge points, longer run, faults repeated) with `make soak` (`pytest --soak-long`).
+The load is the simulator's (`ocpp-mqtt simulate`): charge points of every version charging
+back to back, each keeping its transaction messages queued until they are answered.
 
 1. Charge points run transactions through two gateway instances while one instance is killed
    (SIGKILL) and restarted and the broker is stopped and restarted: every transaction message
    a charge point had answered reached MQTT (0 lost); repeats are counted.
-2. Charge points move between two instances while a backend sends them commands: every
+2. The same in central mode, where the gateway answers them itself.
+3. Charge points move between two instances while a backend sends them commands: every
    command gets exactly one final outcome and none is delivered twice.
 """
 
@@ -16,29 +19,19 @@ import random
 import sqlite3
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from ocpp_mqtt.simulate.chargepoint import ChargePoint
 from tests.conftest import Mosquitto, free_port
 
-from .sim import ChargePoint, GatewayProcess, Tally, TxBackend
+from .rig import GatewayProcess, Ledger, Load, TxBackend, load, load_options, persistent_broker
 
 FINAL = {"answered", "timeout", "invalid", "queue_full", "offline", "expired", "not_pending"}
-
-
-def persistent_broker(workdir: Path) -> Mosquitto:
-    broker = Mosquitto(workdir)
-    broker.conf.write_text(broker.conf.read_text().replace(
-        "persistence false\n",
-        f"persistence true\npersistence_location {workdir}/\nautosave_interval 1\n"
-        # the test backend (gmqtt) publishes answers fast: more than Mosquitto's default 20
-        # QoS 1 messages in flight per client
-        "max_inflight_messages 1000\n"))
-    return broker
 
 
 @dataclass
@@ -47,21 +40,24 @@ class Rig:
     ports: list[int]
     gateways: list[GatewayProcess]
     backend: TxBackend
-    tally: Tally = field(default_factory=Tally)
-    generate: asyncio.Event = field(default_factory=asyncio.Event)
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    def run(self, cps: list[ChargePoint]) -> None:
-        self.generate.set()
-        self.tasks = [asyncio.create_task(cp.run(self.generate)) for cp in cps]
+    @property
+    def url(self) -> str:
+        """Every instance: the simulator spreads the charge points over them and each
+        reconnect goes to the next."""
+        return ",".join(f"ws://127.0.0.1:{port}/ocpp" for port in self.ports)
+
+    def serve(self, running: Load) -> None:
+        """The backend answers each charge point in its version."""
+        for cp in running.fleet.charge_points:
+            self.backend.versions[cp.identity] = cp.version
 
 
 @contextlib.asynccontextmanager
 async def rig(tmp_path: Path, prefix: str, instances: int = 2, *extra: str,
               answer: bool = True) -> AsyncIterator[Rig]:
     """A persistent Mosquitto, gateway processes on `prefix`, the backend (answering, unless
-    the gateways answer themselves); all stopped (and the charge points cancelled) on the way
-    out."""
+    the gateways answer themselves); all stopped on the way out."""
     broker = persistent_broker(tmp_path)
     broker.start()
     ports = [free_port() for _ in range(instances)]
@@ -74,22 +70,36 @@ async def rig(tmp_path: Path, prefix: str, instances: int = 2, *extra: str,
         await setup.backend.connect()
         yield setup
     finally:
-        setup.generate.clear()
-        for task in setup.tasks:
-            task.cancel()
-        await asyncio.gather(*setup.tasks, return_exceptions=True)
         for gateway in gateways:
             gateway.kill()
         await setup.backend.close()
         broker.stop()
 
 
+def lost_messages(ledger: Ledger, backend: TxBackend) -> list[tuple[str, str, str]]:
+    """Answered transaction messages of which no copy reached MQTT: (identity, action, key)."""
+    return sorted((*who, key) for key, who in ledger.answered.items()
+                  if key not in backend.received)
+
+
 def assert_repeats_marked(backend: TxBackend) -> None:
-    """Every copy of a message carries the same MessageKey, so a backend can drop repeats."""
-    unkeyed = {k: keys for k, keys in backend.keys.items() if len(keys) != 1 or "none" in keys}
-    assert not unkeyed, f"copies without one shared MessageKey: {list(unkeyed.items())[:5]}"
+    """Every copy of a message carries its MessageKey, so a backend can drop repeats."""
+    assert not backend.wrong_keys, f"copies without their MessageKey: {backend.wrong_keys[:5]}"
     # (no bound on the Duplicate flags: when the broker loses the first copy in a restart, the
     # flagged repeat is the first to arrive, which is what saves the message)
+
+
+def figures(summary: dict[str, Any], ledger: Ledger, backend: TxBackend) -> dict[str, Any]:
+    """The counts every transaction test prints."""
+    total = summary["total"]
+    return {
+        "frames_sent": total["messages_sent"], "answered": len(ledger.answered),
+        "reached_mqtt": len(backend.received),
+        "repeats": sum(count - 1 for count in backend.received.values()),
+        "marked_duplicate": backend.marked, "reconnects": total["reconnects"],
+        "transactions": total["transactions_ended"], "dropped": total["dropped_messages"],
+        "connect_errors": total["connect_errors"], "callerrors": total["callerror_codes"],
+        "timeouts": total["timeouts"]}
 
 
 def report(name: str, **figures: Any) -> None:
@@ -100,9 +110,10 @@ async def test_no_transaction_message_lost_across_gateway_and_broker_restarts(
         tmp_path: Path, soak_long: bool) -> None:
     n_cp, phase = (1000, 20.0) if soak_long else (40, 3.0)
     rounds = 3 if soak_long else 1
-    async with rig(tmp_path, "soak/") as r:
-        broker, gateways, backend, tally = r.broker, r.gateways, r.backend, r.tally
-        r.run([ChargePoint(f"S{i}", r.ports, tally) for i in range(n_cp)])
+    async with rig(tmp_path, "soak/") as r, \
+            load(load_options(r.url, "S", n_cp, soak_long)) as sim:
+        broker, gateways, backend = r.broker, r.gateways, r.backend
+        r.serve(sim)
         started = time.monotonic()
         for _ in range(rounds):
             await asyncio.sleep(phase)
@@ -114,20 +125,19 @@ async def test_no_transaction_message_lost_across_gateway_and_broker_restarts(
             await asyncio.sleep(2.0)
             broker.start()
             await asyncio.sleep(phase)
-        r.generate.clear()
-        _, pending = await asyncio.wait(r.tasks, timeout=120 if soak_long else 45)
-        assert not pending, f"{len(pending)} charge points still have unanswered messages"
+        summary = await sim.stop()
+        unanswered = sim.unanswered()
         await asyncio.sleep(0.5)
-        received = backend.received
-        lost = sorted(key for key in tally.acked if key not in received)
-        repeats = sum(count - 1 for count in received.values())
-        report("transactions", charge_points=n_cp, seconds=round(time.monotonic() - started),
-               frames_sent=tally.sent, answered=len(tally.acked), reached_mqtt=len(received),
-               lost=len(lost), repeats=repeats, marked_duplicate=backend.marked,
-               dup_flagged=backend.dup_flagged, reconnects=tally.reconnects,
-               errors=dict(tally.errors.most_common(6)),
+        ledger = sim.ledger
+        lost = lost_messages(ledger, backend)
+        report("transactions", charge_points=n_cp, seed=sim.fleet.seed,
+               seconds=round(time.monotonic() - started), lost=len(lost),
+               **figures(summary, ledger, backend), dup_flagged=backend.dup_flagged,
                backend_publish_errors=backend.publish_errors)
-        assert tally.acked, "no transaction message was answered at all"
+        assert not unanswered, f"{len(unanswered)} charge points still have unanswered " \
+            f"messages: {unanswered[:10]}"
+        assert ledger.answered, "no transaction message was answered at all"
+        assert not ledger.collisions, "two answered messages share a MessageKey"
         assert not lost, f"{len(lost)} answered messages never reached MQTT: {lost[:10]}"
         # Repeats come from charge points sending again, the broker redelivering (DUP) and the
         # gateway's own QoS 1 re-sends after a reconnect (which Mosquitto forwards as new
@@ -148,9 +158,9 @@ async def test_central_mode_loses_nothing_it_answered_across_restarts(
     store = tmp_path / "central.sqlite3"
     async with rig(tmp_path, "csoak/", 1, "--mode", "central", "--store", str(store),
                    "--unknown-id-tag", "Accepted", "--profiles", "emqx",
-                   answer=False) as r:
-        broker, gateway, backend, tally = r.broker, r.gateways[0], r.backend, r.tally
-        r.run([ChargePoint(f"C{i}", r.ports, tally) for i in range(n_cp)])
+                   answer=False) as r, \
+            load(load_options(r.url, "C", n_cp, soak_long)) as sim:
+        broker, gateway, backend = r.broker, r.gateways[0], r.backend
         started = time.monotonic()
         outbox_peak = 0
         for _ in range(rounds):
@@ -171,25 +181,24 @@ async def test_central_mode_loses_nothing_it_answered_across_restarts(
             await asyncio.sleep(0.5)
             await gateway.start()
             await asyncio.sleep(phase)
-        r.generate.clear()
-        _, pending = await asyncio.wait(r.tasks, timeout=120 if soak_long else 45)
-        assert not pending, f"{len(pending)} charge points still have unanswered messages"
+        summary = await sim.stop()
+        unanswered = sim.unanswered()
         for _ in range(50):  # the outbox drains after the last restart
             if await outbox_rows(store) == 0:
                 break
             await asyncio.sleep(0.2)
         await asyncio.sleep(0.5)
-        received = backend.received
-        lost = sorted(key for key in tally.acked if key not in received)
-        repeats = sum(count - 1 for count in received.values())
-        report("central", charge_points=n_cp, seconds=round(time.monotonic() - started),
-               frames_sent=tally.sent, answered=len(tally.acked), reached_mqtt=len(received),
-               lost=len(lost), repeats=repeats, marked_duplicate=backend.marked,
-               possible_duplicate=backend.possible, outbox_peak=outbox_peak,
-               reconnects=tally.reconnects,
-               errors=dict(tally.errors.most_common(6)))
+        ledger = sim.ledger
+        lost = lost_messages(ledger, backend)
+        report("central", charge_points=n_cp, seed=sim.fleet.seed,
+               seconds=round(time.monotonic() - started), lost=len(lost),
+               **figures(summary, ledger, backend), possible_duplicate=backend.possible,
+               outbox_peak=outbox_peak)
         assert outbox_peak > 0, "the broker outage never reached the outbox"
-        assert tally.acked, "no transaction message was answered at all"
+        assert not unanswered, f"{len(unanswered)} charge points still have unanswered " \
+            f"messages: {unanswered[:10]}"
+        assert ledger.answered, "no transaction message was answered at all"
+        assert not ledger.collisions, "two answered messages share a MessageKey"
         assert not lost, f"{len(lost)} answered messages never reached MQTT: {lost[:10]}"
         assert_repeats_marked(backend)
         # central mode also flags them: of each message at most one copy arrives unmarked
@@ -207,17 +216,37 @@ async def outbox_rows(store: Path) -> int:
     return await asyncio.to_thread(count)
 
 
+async def move(sim: Load, low: float, high: float) -> None:
+    """Each charge point drops its connection every `low`-`high` s, and reconnects to the
+    next instance (the simulator's URLs take turns)."""
+    async def mover(cp: ChargePoint) -> None:
+        while True:
+            await asyncio.sleep(random.uniform(low, high))
+            link = cp.link
+            if link is not None and not link.closed:
+                await link.close()
+
+    movers = [asyncio.create_task(mover(cp)) for cp in sim.fleet.charge_points]
+    try:
+        await asyncio.Event().wait()
+    finally:
+        for task in movers:
+            task.cancel()
+        await asyncio.gather(*movers, return_exceptions=True)
+
+
 async def test_commands_exactly_once_while_charge_points_move_between_instances(
         tmp_path: Path, soak_long: bool) -> None:
     n_cp, seconds = (1000, 30.0) if soak_long else (30, 6.0)
     prefix = "move/"
     sent: list[str] = []
-    async with rig(tmp_path, prefix) as r:
-        gateways, backend, tally = r.gateways, r.backend, r.tally
-        cps = [ChargePoint(f"M{i}", r.ports, tally, meter_values=5) for i in range(n_cp)]
-        for cp in cps:  # 1,000 moving every 0.5-2 s would be mostly handshakes
-            cp.move_every = random.uniform(3.0, 8.0) if soak_long else random.uniform(0.5, 2.0)
-        r.run(cps)
+    async with rig(tmp_path, prefix) as r, \
+            load(load_options(r.url, "M", n_cp, soak_long)) as sim:
+        gateways, backend, ledger = r.gateways, r.backend, sim.ledger
+        r.serve(sim)
+        cps = sim.fleet.charge_points
+        # 1,000 moving every 0.5-2 s would be mostly handshakes
+        moving = asyncio.create_task(move(sim, *((3.0, 8.0) if soak_long else (0.5, 2.0))))
         deadline = time.monotonic() + seconds
         rate = 0.02 if soak_long else 0.01
         number = 0
@@ -226,27 +255,29 @@ async def test_commands_exactly_once_while_charge_points_move_between_instances(
             uid = f"cmd-{number}"
             number += 1
             sent.append(uid)
-            backend.client.publish(prefix + "cs/" + cp.cid, orjson.dumps({
+            backend.client.publish(prefix + "cs/" + cp.identity, orjson.dumps({
                 "MessageTypeId": 2, "UniqueId": uid, "Action": "ClearCache", "Payload": {}}),
                 qos=1)
             await asyncio.sleep(rate)
-        r.generate.clear()
-        await asyncio.wait(r.tasks, timeout=60)
+        moving.cancel()
+        await asyncio.gather(moving, return_exceptions=True)
+        summary = await sim.stop()
         await asyncio.sleep(6)  # call_timeout (5 s) for the last commands
         outcomes = {uid: [a["Status"] for a in backend.acks.get(uid, []) if a["Status"] in FINAL]
                     for uid in sent}
         none = [uid for uid, finals in outcomes.items() if not finals]
         several = {uid: finals for uid, finals in outcomes.items() if len(finals) > 1}
-        twice = {key: count for key, count in tally.commands_seen.items() if count > 1}
+        twice = {key: count for key, count in ledger.calls_seen.items() if count > 1}
+        seen = {uid for _, uid in ledger.calls_seen}
         answered_unseen = [uid for uid, finals in outcomes.items() if finals == ["answered"]
-                           and not any(k[1] == uid for k in tally.commands_seen)]
+                           and uid not in seen]
         statuses: dict[str, int] = {}
         for finals in outcomes.values():
             for status in finals:
                 statuses[status] = statuses.get(status, 0) + 1
-        report("commands", charge_points=n_cp, commands=len(sent), outcomes=statuses,
-               without_outcome=len(none), several_outcomes=len(several),
-               delivered_twice=len(twice), moves=tally.reconnects)
+        report("commands", charge_points=n_cp, seed=sim.fleet.seed, commands=len(sent),
+               outcomes=statuses, without_outcome=len(none), several_outcomes=len(several),
+               delivered_twice=len(twice), moves=summary["total"]["reconnects"])
         assert not twice, f"commands delivered twice: {list(twice)[:10]}"
         assert not none, f"{len(none)} commands without a final outcome: {none[:10]}"
         assert not answered_unseen

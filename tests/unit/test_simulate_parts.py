@@ -36,11 +36,21 @@ def test_identity_prefix_pattern_and_until_idle() -> None:
     assert parse("--identity", "X{n:03}", "--transactions", "2").identity_of(1) == "X002"
 
 
+def test_several_urls_take_turns() -> None:
+    options = parse("--url", "ws://a:9000/ocpp, wss://b/ocpp/")
+    assert options.urls == ("ws://a:9000/ocpp", "wss://b/ocpp/")
+    assert [options.url_of("CP1", turn) for turn in range(3)] == [
+        "ws://a:9000/ocpp/CP1", "wss://b/ocpp/CP1", "ws://a:9000/ocpp/CP1"]
+    assert parse().urls == ("ws://127.0.0.1:9000/ocpp",)
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["-n", "0"], "--count: at least 1"),
     (["--versions", "1.6,1.5"], "--versions: unknown OCPP version '1.5'"),
     (["--versions", ","], "--versions: name at least one"),
     (["--url", "http://x"], "--url: expected ws://"),
+    (["--url", "ws://a/ocpp,http://b"], "got 'http://b'"),
+    (["--url", "ws://a/ocpp,"], "got ''"),
     (["--identity", "CP{m}"], "--identity: 'CP{m}' is not a pattern"),
     (["--identity", "a/b"], "one non-empty path segment"),
     (["--identity", "X" * 60], "longer than 48"),

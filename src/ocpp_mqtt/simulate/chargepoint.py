@@ -27,11 +27,13 @@ from .stats import VersionStats
 
 class ChargePoint:
     def __init__(self, identity: str, version: Version, options: SimOptions, connect: Connect,
-                 schemas: Schemas, stats: VersionStats, rng: random.Random) -> None:
+                 schemas: Schemas, stats: VersionStats, rng: random.Random,
+                 url_turn: int = 0) -> None:
         self.identity = identity
         self.version = version
         self.options = options
-        self.url = options.url_of(identity)
+        self._url_turn = url_turn  # with several URLs: where the next attempt goes
+        self.url = options.url_of(identity, url_turn)  # of the latest connection attempt
         self._connect = connect
         self.schemas = schemas
         self.stats = stats
@@ -56,6 +58,13 @@ class ChargePoint:
         # told (charge point, event, detail) on: connected, connect_failed (detail: its kind),
         # booted, reported (the statuses after a Boot answered), disconnected
         self.on_event: Callable[[ChargePoint, str, str], None] | None = None
+        # told (charge point, action, payload sent, result) for every CALL it sent that got
+        # a CALLRESULT (a transaction message answered leaves the queue at that moment)
+        self.on_answered: Callable[[ChargePoint, str, dict[str, Any], dict[str, Any]],
+                                   None] | None = None
+        # told (charge point, unique id, action, payload) for every CALL of the central
+        # system it receives, before answering it
+        self.on_call: Callable[[ChargePoint, str, str, dict[str, Any]], None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         stats.charge_points += 1
 
@@ -86,7 +95,8 @@ class ChargePoint:
         timeout), then close the connection."""
         self.draining = True
         self.charging.stop_all("Local")
-        await self.charging.settle(lambda: not self.online.is_set() or not (
+        # a charge point offline meanwhile goes on reconnecting: its queue may still go out
+        await self.charging.settle(lambda: not (
             self.charging.busy() or (self.rpc is not None and self.rpc.busy)),
             self.options.stop_timeout)
         self.stopping.set()
@@ -112,6 +122,8 @@ class ChargePoint:
             await asyncio.wait_for(self.stopping.wait(), seconds)
 
     async def _open(self, failures: int) -> Link | None:
+        self.url = self.options.url_of(self.identity, self._url_turn)
+        self._url_turn += 1
         try:
             async with asyncio.timeout(self.options.connect_timeout):
                 return await self._connect(self.url, self.version.subprotocol, self.identity,
@@ -128,6 +140,14 @@ class ChargePoint:
         if self.on_event is not None:
             self.on_event(self, event, detail)
 
+    def _answered(self, action: str, payload: dict[str, Any], result: dict[str, Any]) -> None:
+        if self.on_answered is not None:
+            self.on_answered(self, action, payload, result)
+
+    def _call_received(self, unique_id: str, action: str, payload: dict[str, Any]) -> None:
+        if self.on_call is not None:
+            self.on_call(self, unique_id, action, payload)
+
     async def _connection(self, link: Link) -> None:
         stats = self.stats
         stats.connects += 1
@@ -140,6 +160,8 @@ class ChargePoint:
         self.rpc = rpc = Rpc(self.version, link, self.schemas, stats, self._handle,
                              self.options.call_timeout)
         rpc.on_settled = self.charging.changed.set
+        rpc.on_answered = self._answered
+        rpc.on_call = self._call_received
         reader = asyncio.create_task(self._read(link, rpc))
         online = asyncio.create_task(self._online(rpc))
         try:

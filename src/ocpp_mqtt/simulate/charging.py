@@ -151,6 +151,10 @@ class Charging:
                 await self._wait(slot, cp.rng.uniform(options.tx_pause.low,
                                                       options.tx_pause.high))
                 continue
+            if cp.draining:  # stop() came while the Authorize was out: no new transaction
+                connector.state = "Available"
+                await cp.send_status(connector)
+                return
             if connector.transaction is None:
                 session = self._begin(connector, id_tag, None, "Authorized")
                 await asyncio.shield(session)

@@ -83,10 +83,18 @@ class SimOptions:
         """Versions spread evenly: charge point i speaks versions[i % len(versions)]."""
         return self.versions[index % len(self.versions)]
 
-    def url_of(self, identity: str) -> str:
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """The central system URLs: `url` may list several, comma-separated."""
+        return tuple(u.strip() for u in self.url.split(",") if u.strip())
+
+    def url_of(self, identity: str, turn: int = 0) -> str:
+        """The URL of a charge point's connection attempt number `turn`: with several URLs,
+        each attempt takes the next one (round robin)."""
         from urllib.parse import quote
 
-        return f"{self.url.rstrip('/')}/{quote(identity, safe='')}"
+        urls = self.urls
+        return f"{urls[turn % len(urls)].rstrip('/')}/{quote(identity, safe='')}"
 
     @property
     def per_connector_transactions(self) -> int | None:
@@ -100,7 +108,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d = SimOptions()
     p.add_argument("-n", "--count", type=int, default=d.count, help="charge points (default 1)")
     p.add_argument("--url", default=d.url, help="central system URL; each charge point "
-                   f"connects to URL/<identity> (default {d.url}, the local gateway)")
+                   f"connects to URL/<identity> (default {d.url}, the local gateway); several "
+                   "URLs, comma-separated, spread the charge points over them and each new "
+                   "connection attempt takes the next one")
     p.add_argument("--versions", default="1.6,2.0.1,2.1",
                    help="OCPP versions, spread evenly over the charge points "
                    "(default 1.6,2.0.1,2.1)")
@@ -174,8 +184,11 @@ def from_args(a: argparse.Namespace) -> SimOptions:
     """Check every option; raise OptionError naming the first bad one."""
     if a.count < 1:
         raise OptionError(f"--count: at least 1 charge point, got {a.count}")
-    if not a.url.startswith(("ws://", "wss://")):
-        raise OptionError(f"--url: expected ws://HOST:PORT/PATH or wss://..., got {a.url!r}")
+    urls = [u.strip() for u in a.url.split(",")]
+    for url in urls:
+        if not url.startswith(("ws://", "wss://")):
+            raise OptionError(f"--url: expected ws://HOST:PORT/PATH or wss://... (several "
+                              f"separated by commas), got {url!r}")
     try:
         versions = tuple(Version.parse(v) for v in a.versions.split(",") if v.strip())
     except ValueError as exc:
@@ -213,7 +226,7 @@ def from_args(a: argparse.Namespace) -> SimOptions:
         raise OptionError("--id-tags: one or more tags of at most 20 characters (the 1.6 "
                           "idTag limit), comma-separated")
     return SimOptions(
-        count=a.count, url=a.url, versions=versions, identity=a.identity, first=a.first,
+        count=a.count, url=",".join(urls), versions=versions, identity=a.identity, first=a.first,
         connectors=a.connectors, duration=a.duration, until_idle=a.until_idle,
         transactions=a.transactions, rate=a.rate, heartbeat_interval=a.heartbeat_interval,
         meter_interval=a.meter_interval, tx_duration=Span.parse(a.tx_duration, "--tx-duration"),

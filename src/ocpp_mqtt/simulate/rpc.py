@@ -65,6 +65,11 @@ class Rpc:
         self._pending: asyncio.Future[dict[str, Any]] | None = None
         self._closed = False
         self.on_settled: Callable[[], None] | None = None  # after each CALL, answered or not
+        # each CALL answered with a CALLRESULT: (action, payload sent, result)
+        self.on_answered: Callable[[str, dict[str, Any], dict[str, Any]], None] | None = None
+        # each CALL of the central system received, before it is checked and answered:
+        # (unique id, action, payload)
+        self.on_call: Callable[[str, str, dict[str, Any]], None] | None = None
 
         self._active = 0  # CALLs outstanding or waiting for their turn
 
@@ -112,6 +117,8 @@ class Rpc:
                 self._pending_id = self._pending = None
             self.stats.latency.add(time.perf_counter() - started)
             self.stats.answered += 1
+            if self.on_answered is not None:
+                self.on_answered(action, payload, result)
             return result
 
     def close(self) -> None:
@@ -150,6 +157,8 @@ class Rpc:
 
     async def _answer(self, call: frames.Call) -> None:
         self.stats.calls_received += 1
+        if self.on_call is not None:
+            self.on_call(call.unique_id, call.action, call.payload)
         reply = self._check(call)
         if reply is None:
             try:

@@ -35,7 +35,7 @@ class Fleet:
         self.charge_points = [
             ChargePoint(options.identity_of(i), options.version_of(i), options, connect,
                         self.schemas, self.stats[options.version_of(i)],
-                        random.Random(f"{self.seed}/{i}"))
+                        random.Random(f"{self.seed}/{i}"), url_turn=i)
             for i in range(options.count)]
         self.tasks: list[asyncio.Task[None]] = []
         self.started = time.monotonic()
