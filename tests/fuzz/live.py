@@ -27,7 +27,7 @@ import websockets
 
 from ocpp_mqtt.ocppj.versions import Version
 from tests.conftest import Mosquitto, free_port
-from tests.soak.sim import GatewayProcess
+from tests.soak.rig import GatewayProcess
 
 from .conformance import problems
 from .frames import frame
