@@ -1,6 +1,6 @@
 """What the simulator offers tests and benchmarks that drive it from Python (the soak tests do):
 the `on_answered` and `on_call` hooks, several central system URLs taken in turn, and a stop
-that waits for queued transaction messages through a reconnect."""
+that waits for queued transaction messages through a reconnect and starts nothing new."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
+from aiohttp import web
 
 from ocpp_mqtt.modes.repeats import TRANSACTION_ACTIONS, message_key
 from ocpp_mqtt.ocppj.versions import Version
@@ -18,6 +19,8 @@ from tests.conftest import Backend, free_port
 
 from .simkit import simulate
 from .tcpproxy import TcpProxy
+
+NOW = "2026-11-21T10:00:00Z"
 
 
 @pytest.fixture
@@ -135,3 +138,50 @@ async def test_stop_waits_through_a_reconnect_for_the_queued_messages(
     assert [a for _, a, _ in answered if a in TRANSACTION_ACTIONS][-1] == "StopTransaction"
     ours = {message_key(who, a, p) for who, a, p in answered if a in TRANSACTION_ACTIONS}
     await arrived(backend, gw.prefix, ours)
+
+
+async def test_a_stop_while_the_authorize_is_out_starts_no_transaction() -> None:
+    """The Authorize of a connector is answered only after the stop began: the connector goes
+    back to Available and no StartTransaction is sent."""
+    port = free_port()
+    actions: list[str] = []
+    authorizing, release = asyncio.Event(), asyncio.Event()
+
+    async def ws_handler(request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(protocols=("ocpp1.6",))
+        await ws.prepare(request)
+        async for msg in ws:
+            frame = orjson.loads(msg.data)
+            if frame[0] != 2:
+                continue
+            actions.append(frame[2])
+            result: dict[str, Any] = {}
+            if frame[2] == "BootNotification":
+                result = {"status": "Accepted", "interval": 60, "currentTime": NOW}
+            elif frame[2] == "Authorize":
+                authorizing.set()
+                await release.wait()
+                result = {"idTagInfo": {"status": "Accepted"}}
+            elif frame[2] == "StartTransaction":
+                result = {"transactionId": 1, "idTagInfo": {"status": "Accepted"}}
+            await ws.send_str(orjson.dumps([3, frame[1], result]).decode())
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", ws_handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with simulate(f"ws://127.0.0.1:{port}/ocpp", count=1, versions=(Version.V16,),
+                            tx_pause=Span(0, 0), tx_duration=Span(60, 60)) as sim:
+            await asyncio.wait_for(authorizing.wait(), 10)
+            sim.stop.set()
+            await sim.until(lambda: sim.cp("SIM0001").draining, 5, "the stop began")
+            release.set()
+            summary = await sim.summary()
+    finally:
+        await runner.cleanup()
+    assert "StartTransaction" not in actions
+    assert summary["total"]["transactions_started"] == 0
+    assert sim.cp("SIM0001").station.connectors[0].state == "Available"
