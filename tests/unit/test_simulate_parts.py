@@ -61,6 +61,7 @@ def test_several_urls_take_turns() -> None:
     (["--connectors", "0"], "--connectors: 1 to 100"),
     (["--id-tags", "A" * 21], "--id-tags: one or more tags of at most 20"),
     (["--transactions", "-2"], "--transactions: 0 or more"),
+    (["--reconnect-doublings", "21"], "--reconnect-doublings: 0 to 20"),
 ])
 def test_bad_options_name_the_option(argv: list[str], message: str) -> None:
     with pytest.raises(OptionError, match=None) as caught:
@@ -106,3 +107,20 @@ def test_histogram_percentiles() -> None:
     assert p50 is not None and p99 is not None
     assert abs(p50 - 0.5) / 0.5 < 0.03 and abs(p99 - 0.99) / 0.99 < 0.03
     assert h.percentile(1.0) == pytest.approx(1.0, rel=0.03)
+
+
+@pytest.mark.parametrize(("doublings", "waits"), [(5, [1, 2, 4, 8, 16, 32, 32]),
+                                                  (2, [1, 2, 4, 4, 4, 4, 4]), (0, [1] * 7)])
+def test_reconnect_back_off_doubles_up_to_the_option(doublings: int, waits: list[int]) -> None:
+    """RC-01: the first wait doubles per failure, RetryBackOffRepeatTimes (set by
+    --reconnect-doublings) times at most; no random part with --reconnect-range 0."""
+    from ocpp_mqtt.ocppj.validation import Schemas
+    from ocpp_mqtt.simulate.chargepoint import ChargePoint
+    from ocpp_mqtt.simulate.stats import VersionStats
+
+    options = parse("--reconnect-min", "1", "--reconnect-range", "0",
+                    "--reconnect-doublings", str(doublings))
+    cp = ChargePoint("CP1", Version.V16, options, None, Schemas(),  # type: ignore[arg-type]
+                     VersionStats(), random.Random(1))
+    assert cp.station.keys["RetryBackOffRepeatTimes"].value == str(doublings)
+    assert [cp._backoff(failures) for failures in range(7)] == waits

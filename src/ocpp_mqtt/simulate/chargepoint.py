@@ -42,6 +42,7 @@ class ChargePoint:
                             options.meter_interval)
         keys["RetryBackOffWaitMinimum"].value = f"{options.reconnect_min:g}"
         keys["RetryBackOffRandomRange"].value = f"{options.reconnect_range:g}"
+        keys["RetryBackOffRepeatTimes"].value = str(options.reconnect_doublings)
         self.station = Station(
             [Connector(i + 1, Meter(rng, options.max_power * 1000, options.phases))
              for i in range(options.connectors)],
@@ -113,7 +114,8 @@ class ChargePoint:
         keys = self.station
         wait = keys.float_key("RetryBackOffWaitMinimum", self.options.reconnect_min)
         spread = keys.float_key("RetryBackOffRandomRange", self.options.reconnect_range)
-        doublings = min(failures, keys.int_key("RetryBackOffRepeatTimes", 5))
+        doublings = min(failures, keys.int_key("RetryBackOffRepeatTimes",
+                                                 self.options.reconnect_doublings))
         return float(wait * 2 ** doublings + self.rng.uniform(0, spread))
 
     async def _sleep(self, seconds: float) -> None:

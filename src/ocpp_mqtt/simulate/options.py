@@ -161,6 +161,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reconnect-range", type=float, default=d.reconnect_range,
                    help="random seconds added to each reconnect wait, RetryBackOffRandomRange "
                    "(default 3)")
+    p.add_argument("--reconnect-doublings", type=int, default=d.reconnect_doublings,
+                   help="how many failed attempts in a row double the reconnect wait, "
+                   "RetryBackOffRepeatTimes (default 5)")
     p.add_argument("--boot-retry", type=float, default=d.boot_retry,
                    help="seconds before a Pending or Rejected BootNotification is sent again "
                    "when the answer's interval is 0 (default 30)")
@@ -217,6 +220,8 @@ def from_args(a: argparse.Namespace) -> SimOptions:
                               ("--boot-retry", a.boot_retry, False),
                               ("--stop-timeout", a.stop_timeout, True)):
         _positive(name, value, zero=zero)
+    if not 0 <= a.reconnect_doublings <= 20:
+        raise OptionError(f"--reconnect-doublings: 0 to 20, got {a.reconnect_doublings}")
     if a.heartbeat_interval is not None:
         _positive("--heartbeat-interval", a.heartbeat_interval)
     if a.transactions is not None and a.transactions < 0:
@@ -233,6 +238,7 @@ def from_args(a: argparse.Namespace) -> SimOptions:
         tx_pause=Span.parse(a.tx_pause, "--tx-pause"), id_tags=tags, max_power=a.max_power,
         phases=a.phases, password=a.password, seed=a.seed, call_timeout=a.call_timeout,
         connect_timeout=a.connect_timeout, reconnect_min=a.reconnect_min,
-        reconnect_range=a.reconnect_range, boot_retry=a.boot_retry,
+        reconnect_range=a.reconnect_range, reconnect_doublings=a.reconnect_doublings,
+        boot_retry=a.boot_retry,
         stop_timeout=a.stop_timeout, quiet=a.quiet, json=a.json,
     )
