@@ -356,6 +356,25 @@ def start16(cp: ChargePointState, status: str = "Accepted", tx: int = 42) -> set
         {"transactionId": tx, "idTagInfo": {"status": status}}, NOW)
 
 
+def test_session_active_through_a_pause_while_charging_follows_the_status() -> None:
+    """The HA Charge switch reads `session_active`: a car that pauses (SuspendedEV) ends
+    `charging` but not the session; only the StopTransaction does."""
+    cp = cp16()
+    c = cp.connectors.get(1)
+    assert c is None or not c.session_active
+    start16(cp)
+    c = cp.connectors[1]
+    seen = []
+    for status in ("Charging", "SuspendedEV", "Charging"):
+        observe(cp, "1.6", "StatusNotification", {"connectorId": 1, "status": status,
+                                                  "errorCode": "NoError"}, {}, NOW)
+        seen.append((c.to_json()["charging"], c.to_json()["session_active"]))
+    assert seen == [(True, True), (False, True), (True, True)]
+    observe(cp, "1.6", "StopTransaction", {"transactionId": 42, "meterStop": 17250,
+                                           "timestamp": NOW}, {}, NOW)
+    assert c.to_json()["session_active"] is False
+
+
 def test_transaction_16_start_meter_values_stop_without_reason() -> None:
     """ocpp2mqtt bug 5: a StopTransaction without `reason` stops with reason Local."""
     cp = cp16()

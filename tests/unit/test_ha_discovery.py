@@ -287,7 +287,7 @@ def test_single_outlet_charger_is_one_device() -> None:
          "payload_not_available": "false"}]
     found = by_name(configs)
     charge = found["Charge"]
-    assert charge["state_topic"] == "ocpp/state/CP001/1/charging"
+    assert charge["state_topic"] == "ocpp/state/CP001/1/session_active"
     assert charge["command_topic"] == "ocpp/set/CP001/1/charging"
     limit = found["Current limit"]
     assert (limit["min"], limit["max"], limit["step"]) == (6, 16, 1)

@@ -109,7 +109,8 @@ CONNECTOR_SPECS: tuple[Spec, ...] = (
          options={"device_class": "battery_charging", **_BOOL}),
     Spec("problem", "binary_sensor", "Problem", "problem",
          options={"device_class": "problem", **_BOOL}),
-    Spec("charge", "switch", "Charge", "charging", "charging",
+    # on for the whole session: a car that pauses (SuspendedEV) leaves it on, OFF stops it
+    Spec("charge", "switch", "Charge", "session_active", "charging",
          options={"payload_on": "ON", "payload_off": "OFF", "state_on": "true",
                   "state_off": "false", "icon": "mdi:ev-plug-type2"}),
     Spec("currentlimit", "number", "Current limit", "limit_a", "current_limit"),

@@ -73,12 +73,18 @@ class ConnectorState:
         return self.status in PLUGGED_STATUSES
 
     @property
+    def session_active(self) -> bool:
+        """A transaction is open, charging or paused (SuspendedEV, SuspendedEVSE)."""
+        return self.transaction_id is not None
+
+    @property
     def problem(self) -> bool:
         return self.status == "Faulted" or self.error_code not in (None, "NoError")
 
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out.update(charging=self.charging, plugged=self.plugged, problem=self.problem)
+        out.update(charging=self.charging, plugged=self.plugged, problem=self.problem,
+                   session_active=self.session_active)
         return out
 
 
