@@ -95,3 +95,25 @@ def test_connectors_events_only_when_watched_and_changed() -> None:
         assert not picky.queue and len(reader.queue) == 1
 
     asyncio.run(run())
+
+
+def test_a_repeated_status_at_another_time_is_not_news() -> None:
+    """A StatusNotification repeated a moment later changes only `status_at`, which the
+    connectors view does not show: the stream sends the view once (it was flaky when the
+    two arrived in different milliseconds); after a disconnect it is sent again."""
+    async def run() -> None:
+        stream = Stream(buffer=10)
+        reader = stream.subscribe(None)
+        tracker = ConnectorTracker()
+        tracker.take("CP", "1.6", "StatusNotification",
+                     {**status16(1, "Preparing"), "timestamp": "2026-01-01T00:00:00Z"}, stream)
+        tracker.take("CP", "1.6", "StatusNotification",
+                     {**status16(1, "Preparing"), "timestamp": "2026-01-01T00:00:05Z"}, stream)
+        assert [m.split(b"\n")[1] for m in reader.queue] == [b"event: connectors"]
+        stream.event("disconnected", "CP", {})
+        tracker.take("CP", "1.6", "StatusNotification",
+                     {**status16(1, "Preparing"), "timestamp": "2026-01-01T00:00:09Z"}, stream)
+        assert [m.split(b"\n")[1] for m in reader.queue] == [
+            b"event: connectors", b"event: disconnected", b"event: connectors"]
+
+    asyncio.run(run())

@@ -73,6 +73,9 @@ class Stream:
         self.readers: set[Reader] = set()
         self.watching = False
         self._ids = itertools.count(1)
+        # the connectors view last sent per charge point: a field the view does not show (the
+        # time of a repeated StatusNotification) changes the state but is not news
+        self._shown: dict[str, Any] = {}
 
     def subscribe(self, identities: frozenset[str] | None,
                   kinds: frozenset[str] = frozenset(KINDS)) -> Reader:
@@ -108,4 +111,11 @@ class Stream:
                                        "ts": wall_ms(mono), "text": redact_frame(text)})
 
     def event(self, kind: str, identity: str, data: dict[str, Any]) -> None:
+        if kind == "connectors":
+            view = data.get("connectors")
+            if self._shown.get(identity) == view:
+                return
+            self._shown[identity] = view
+        elif kind == "disconnected":
+            self._shown.pop(identity, None)
         self._send(kind, identity, {"identity": identity, **data})
