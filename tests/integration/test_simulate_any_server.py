@@ -20,6 +20,7 @@ from ocpp_mqtt.simulate.options import Span
 from tests.conftest import free_port
 
 from .simkit import simulate
+from .wsutil import ws_server
 
 
 def now() -> str:
@@ -179,23 +180,16 @@ async def test_ocpp_j_rules_against_a_raw_server() -> None:
                     await ws.send_str(orjson.dumps([3, frame[1], {}]).decode())
         return ws
 
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", ws_handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        async with simulate(f"ws://127.0.0.1:{port}/ocpp", count=1, versions=(Version.V16,),
-                            tx_pause=Span(3600, 3600), password="secret") as sim:
-            # stop only once the charge point has its StatusNotification answered too: the
-            # server seeing it is not enough (the "reported" event would race the stop)
-            await sim.until(lambda: "early" in replies and len(seen) >= 1
-                            and any(e[1] == "reported" for e in sim.events), 15,
-                            "the raw server's script")
-            sim.stop.set()
-            summary = await sim.summary()
-    finally:
-        await runner.cleanup()
+    async with ws_server(ws_handler, port), simulate(
+            f"ws://127.0.0.1:{port}/ocpp", count=1, versions=(Version.V16,),
+            tx_pause=Span(3600, 3600), password="secret") as sim:
+        # stop only once the charge point has its StatusNotification answered too: the
+        # server seeing it is not enough (the "reported" event would race the stop)
+        await sim.until(lambda: "early" in replies and len(seen) >= 1
+                        and any(e[1] == "reported" for e in sim.events), 15,
+                        "the raw server's script")
+        sim.stop.set()
+        summary = await sim.summary()
     assert replies["early"] == [], "no CALL while the BootNotification is unanswered (SY-01)"
     assert seen[0][2] == "StatusNotification"
     assert replies["c1"][:3] == [4, "c1", "NotImplemented"]

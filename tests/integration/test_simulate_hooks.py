@@ -19,6 +19,7 @@ from tests.conftest import Backend, free_port
 
 from .simkit import simulate
 from .tcpproxy import TcpProxy
+from .wsutil import ws_server
 
 NOW = "2026-11-21T10:00:00Z"
 
@@ -167,21 +168,14 @@ async def test_a_stop_while_the_authorize_is_out_starts_no_transaction() -> None
             await ws.send_str(orjson.dumps([3, frame[1], result]).decode())
         return ws
 
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", ws_handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        async with simulate(f"ws://127.0.0.1:{port}/ocpp", count=1, versions=(Version.V16,),
-                            tx_pause=Span(0, 0), tx_duration=Span(60, 60)) as sim:
-            await asyncio.wait_for(authorizing.wait(), 10)
-            sim.stop.set()
-            await sim.until(lambda: sim.cp("SIM0001").draining, 5, "the stop began")
-            release.set()
-            summary = await sim.summary()
-    finally:
-        await runner.cleanup()
+    async with ws_server(ws_handler, port), simulate(
+            f"ws://127.0.0.1:{port}/ocpp", count=1, versions=(Version.V16,),
+            tx_pause=Span(0, 0), tx_duration=Span(60, 60)) as sim:
+        await asyncio.wait_for(authorizing.wait(), 10)
+        sim.stop.set()
+        await sim.until(lambda: sim.cp("SIM0001").draining, 5, "the stop began")
+        release.set()
+        summary = await sim.summary()
     assert "StartTransaction" not in actions
     assert summary["total"]["transactions_started"] == 0
     assert sim.cp("SIM0001").station.connectors[0].state == "Available"

@@ -7,13 +7,14 @@ import base64
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import orjson
 import websockets
+from aiohttp import web
 from websockets.asyncio.client import ClientConnection
 
 
@@ -125,3 +126,19 @@ async def until(condition: Any, timeout: float, what: str) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, f"timed out waiting: {what}"
         await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def ws_server(handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+                    port: int) -> AsyncIterator[None]:
+    """A plain aiohttp server on 127.0.0.1:port answering every path with `handler`: a
+    scripted central system for tests of the simulator against servers other than ours."""
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield
+    finally:
+        await runner.cleanup()
