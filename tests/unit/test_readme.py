@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import socket
+import tomllib
 from pathlib import Path
+
+from pydantic import SecretStr
 
 from ocpp_mqtt.config import Settings
 
@@ -32,3 +37,69 @@ def test_every_simulate_option_documented() -> None:
              if action.option_strings and action.dest != "help"]
     missing = [flag for flag in flags if f"`{flag}` |" not in section]
     assert not missing, f"simulate options missing from the README's Simulator table: {missing}"
+
+
+# Defaults the tables state in words, because no literal says them (each checked below).
+PROSE_DEFAULTS: dict[str, tuple[str, object]] = {
+    "default_version": ("none", None),
+    "mqtt_client_id": ("`ocpp-mqtt-<gateway_id>`", None),  # derived at start-up
+    "mqtt_ca": ("system CAs", None),
+    "upstream_ca": ("system CAs", None),
+    "mqtt_cert": ("none", None),
+    "mqtt_key": ("none", None),
+    "upstream_cert": ("none", None),
+    "upstream_key": ("none", None),
+    "thingsboard_ca": ("none", None),
+    "admin_token": ("none", None),
+    "upstream": ("none", ""),
+    "secondary": ("none", ""),
+    "compat": ("none", ""),
+    "dnstream_action_topic": ("off", ""),
+    "gateway_id": ("host name", socket.gethostname()),
+    # resolved by mode at start-up (see test_profiles_default_per_mode)
+    "profiles": ('relay: `["emqx"]`; central: `["emqx", "native", "homeassistant"]`', None),
+}
+
+
+def _stated(cell: str) -> object:
+    """The value a default cell states: its first `literal`, as TOML/JSON would read it."""
+    literal = re.match(r"`([^`]*)`", cell)
+    assert literal is not None, f"no `literal` in {cell!r}"
+    text = literal.group(1)
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        if "," in text:  # StartTransaction, StopTransaction: a comma-separated list
+            return [item.strip() for item in text.split(",")]
+        return text
+
+
+def test_every_default_in_the_readme_is_the_real_one() -> None:
+    rows = re.findall(r"^\| `([a-z0-9_]+)` \| `--[a-z0-9-]+` \| (.*?) \| .*\|$", README,
+                      re.MULTILINE)
+    assert len(rows) >= len(Settings.model_fields)
+    wrong = []
+    for name, cell in rows:
+        field = Settings.model_fields[name]
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, Path | SecretStr):
+            default = str(default)
+        if name in PROSE_DEFAULTS:
+            expected_cell, value = PROSE_DEFAULTS[name]
+            if (cell, value) != (expected_cell, default):
+                wrong.append(f"{name}: README {cell!r}, default {default!r}")
+            continue
+        stated = _stated(cell)
+        if isinstance(default, str) and not isinstance(stated, str):  # mqtt_version `5`
+            stated = cell.split("`")[1]
+        if stated != default:
+            wrong.append(f"{name}: README says {cell}, Settings has {default!r}")
+    assert not wrong, "README option tables state wrong defaults:\n" + "\n".join(wrong)
+
+
+def test_profiles_default_per_mode() -> None:
+    from ocpp_mqtt.config import load_settings
+
+    assert load_settings(None, mode="relay").active_profiles == ["emqx"]
+    assert load_settings(None, mode="central").active_profiles == [
+        "emqx", "native", "homeassistant"]
