@@ -31,11 +31,12 @@ def blocks(heading: str, lang: str | None = None) -> list[str]:
 
 
 def block_after(heading: str, marker: str, lang: str | None = "json") -> str:
-    """The first code block of a section that follows the text `marker`."""
+    """The first code block of a section (of that language) that holds or follows the text
+    `marker`."""
     text = section(heading)
     start = text.index(marker)
-    for m in FENCE.finditer(text, start):
-        if lang is None or m.group(1) == lang:
+    for m in FENCE.finditer(text):
+        if m.end() > start and (lang is None or m.group(1) == lang):
             return m.group(2)
     raise AssertionError(f"no {lang} block after {marker!r} under {heading!r}")
 

@@ -1,0 +1,147 @@
+"""README "Admin API and metrics" and the probes of "Broker outages, restarts and probes",
+example by example: each curl line is sent to a running gateway and its answer compared key by
+key, type by type, with the JSON the README shows under it."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import aiohttp
+import orjson
+
+from tests.readme_examples import block_after, json_objects, same_shape, section
+
+from .admin_client import EventReader, admin
+from .wsutil import connect, recv_json
+
+ADMIN = "Admin API and metrics"
+PROBES = "Broker outages, restarts and probes"
+BOOT = '{"chargePointVendor":"V","chargePointModel":"M"}'
+
+
+def _differ(example: dict[str, Any], actual: dict[str, Any], **kwargs: Any) -> None:
+    problems = same_shape(example, actual, **kwargs)
+    assert not problems, (f"README example and the gateway differ:\n  README:  {example}\n"
+                          f"  gateway: {actual}\n  " + "\n  ".join(problems))
+
+
+def _curl_paths(text: str) -> list[tuple[str, str, str | None]]:
+    """(method, path, body) of each curl line of the README's Admin API section."""
+    found = []
+    for line in re.findall(r"curl -s[N]? (.*?)(?:`|\n```|$)", text.replace("\\\n", " "),
+                           re.MULTILINE):
+        method = "POST" if "-X POST" in line else "GET"
+        body = re.search(r"-d '(.*?)'", line)
+        url = re.search(r"'?http://127\.0\.0\.1:8080(/[^' ]*)'?", line)
+        assert url, line
+        found.append((method, url.group(1), body.group(1) if body else None))
+    return found
+
+
+async def test_admin_examples(make_gateway: Any, backend: Any) -> None:
+    text = section(ADMIN)
+    curls = {(m, p.split("?")[0]): (p, b) for m, p, b in _curl_paths(text)}
+    status_ex = json_objects(block_after(ADMIN, "api/v1/status\n```"))[0]
+    list_ex = json_objects(block_after(ADMIN, "version=1.6&limit=1'`"))[0]
+    detail_ex = json_objects(block_after(ADMIN, "charge-points/CP001`:"))[0]
+    kick_ex = json_objects(block_after(ADMIN, "/kick`:"))[0]
+    call_ex = json_objects(block_after(ADMIN, "CP001/call\n```"))[0]
+    gw = await make_gateway(gateway_id="gw-1")
+    base = gw.admin_url
+    async with admin(base) as api, \
+            connect(gw.url("CP001"), ["ocpp1.6"]) as ws, \
+            connect(gw.url("CP002"), ["ocpp1.6"]), connect(gw.url("CP003"), ["ocpp2.0.1"]):
+        await ws.send('[2,"s1","StatusNotification",{"connectorId":1,"errorCode":"NoError",'
+                      '"status":"Charging"}]')
+        await asyncio.sleep(0.1)
+        backend.publish(gw.prefix + "cs/CP001", {"MessageTypeId": 3, "UniqueId": "s1",
+                                                 "Payload": {}})
+        assert (await recv_json(ws))[1] == "s1"
+        path, _ = curls[("GET", "/api/v1/status")]
+        status = (await api.get(path)).body
+        _differ(status_ex, status, nullable=frozenset({"outbox"}))
+        for key in ("mqtt", "charge_points"):
+            _differ(status_ex[key], status[key], nullable=frozenset({"down_since"}))
+        _differ(status_ex["charge_points"]["by_version"], status["charge_points"]["by_version"])
+        path, _ = curls[("GET", "/api/v1/charge-points")]
+        listing = (await api.get(path)).body
+        _differ(list_ex, listing)
+        assert (listing["total"], listing["limit"], len(listing["items"])) == (2, 1, 1)
+        item, item_ex = listing["items"][0], list_ex["items"][0]
+        _differ(item_ex, item)
+        # relay mode keeps no readings: power_w, energy_wh are null there (the README says so)
+        _differ(item_ex["connectors"][0], item["connectors"][0],
+                nullable=frozenset({"power_w", "energy_wh", "transaction_id"}))
+        assert item["connectors"][0]["status"] == "Charging"
+        # a MeterValues awaiting its answer, as in the example's `pending`
+        await ws.send('[2,"812","MeterValues",{"connectorId":1,"meterValue":[{"timestamp":'
+                      '"2026-01-01T10:00:00Z","sampledValue":[{"value":"1"}]}]}]')
+        await asyncio.sleep(0.1)
+        path, _ = curls[("GET", "/api/v1/charge-points/CP001")]
+        detail = (await api.get(path)).body
+        _differ(detail_ex, detail, nullable=frozenset({"state"}))
+        _differ(detail_ex["connectors"][0], detail["connectors"][0],
+                nullable=frozenset({"power_w", "energy_wh", "transaction_id"}))
+        for key in ("counters", "pending"):
+            _differ(detail_ex[key], detail[key], nullable=frozenset({"to_charge_point"}))
+        _differ(detail_ex["pending"]["from_charge_point"][0],
+                detail["pending"]["from_charge_point"][0])
+        _differ(detail_ex["frames"][0], detail["frames"][-1])
+        # the Reset of the /call example, answered by the charge point
+        path, body = curls[("POST", "/api/v1/charge-points/CP001/call")]
+        assert body is not None
+        await ws.send('[3,"812",{}]')  # (the backend's answer does not matter here)
+        answer = asyncio.ensure_future(api.request("POST", path, data=body.encode()))
+        frame = await recv_json(ws)
+        assert frame[2:] == ["Reset", {"type": "Soft"}]
+        await ws.send(orjson.dumps([3, frame[1], {"status": "Accepted"}]).decode())
+        called = (await answer).body
+        _differ(call_ex, called)
+        assert {k: called[k] for k in ("identity", "status", "action", "result")} == {
+            k: call_ex[k] for k in ("identity", "status", "action", "result")}
+        path, body = curls[("POST", "/api/v1/charge-points/CP001/kick")]
+        assert body is not None
+        kicked = (await api.request("POST", path, data=body.encode())).body
+        assert kicked == kick_ex
+
+
+async def test_stream_example(make_gateway: Any) -> None:
+    text = section(ADMIN)
+    example = block_after(ADMIN, "$ curl -sN", lang="")
+    url = re.search(r"\$ curl -sN '(http://127\.0\.0\.1:8080)(\S+)'", text)
+    assert url
+    first_lines = example.split("\n\n")[0].splitlines()[1:]  # retry: ..., : connected
+    events = re.findall(r"^event: (\w+)\ndata: (.*)$", example, re.MULTILINE)
+    frame_ex = orjson.loads(events[0][1])
+    gone_ex = orjson.loads(re.sub(r",\.\.\.,", ",", events[1][1]))
+    gw = await make_gateway()
+    async with aiohttp.ClientSession() as session, \
+            session.get(gw.admin_url + url.group(2)) as resp:
+        head = [(await resp.content.readline()).decode().rstrip("\n") for _ in first_lines]
+        assert head == first_lines
+        reader = EventReader(resp)
+        async with connect(gw.url("CP001"), ["ocpp1.6"]) as ws:
+            await ws.send('[2,"h1","Heartbeat",{}]')
+            frame = await reader.wait(events[0][0], direction="in")
+        gone = await reader.wait(events[1][0])
+    _differ(frame_ex, frame)
+    assert {k: frame[k] for k in ("identity", "direction", "text")} == {
+        k: frame_ex[k] for k in ("identity", "direction", "text")}
+    _differ(gone_ex, gone, subset=True)
+    assert gone["reason"] == gone_ex["reason"]
+
+
+async def test_probe_example(make_gateway: Any) -> None:
+    example = json_objects(block_after(PROBES, "Both return JSON:"))[0]
+    gw = await make_gateway(gateway_id="gw-1")
+    async with aiohttp.ClientSession() as session:
+        for url in (f"http://127.0.0.1:{gw.port}/health", f"http://127.0.0.1:{gw.port}/ready",
+                    gw.admin_url + "/healthz", gw.admin_url + "/readyz"):
+            async with session.get(url) as resp:
+                assert resp.status == 200, url
+                body = await resp.json()
+            # a healthy gateway: no reason, no outage
+            _differ(example, body, nullable=frozenset({"reason"}))
+            _differ(example["mqtt"], body["mqtt"], nullable=frozenset({"down_since"}))
