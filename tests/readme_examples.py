@@ -16,12 +16,18 @@ FENCE = re.compile(r"^```([a-z]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 def section(heading: str) -> str:
     """The text under a Markdown heading (given without its #s) up to the next heading of the
-    same or a higher level."""
+    same or a higher level; `# comments` in code blocks are no headings."""
     match = re.search(rf"^(#+) {re.escape(heading)}\n", README, re.MULTILINE)
     assert match is not None, f"README.md has no heading {heading!r}"
     level = len(match.group(1))
-    end = re.compile(rf"^#{{1,{level}}} ", re.MULTILINE).search(README, match.end())
-    return README[match.end():end.start() if end else len(README)]
+    offset, fenced = match.end(), False
+    for line in README[match.end():].splitlines(keepends=True):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced and re.match(rf"#{{1,{level}}} ", line):
+            return README[match.end():offset]
+        offset += len(line)
+    return README[match.end():]
 
 
 def blocks(heading: str, lang: str | None = None) -> list[str]:
