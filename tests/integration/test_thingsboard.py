@@ -24,6 +24,7 @@ from ocpp import v16
 from ocpp.routing import on
 
 from tests.conftest import Backend, Mosquitto
+from tests.readme_examples import block_after, json_objects
 
 from .ocpp_client import running
 from .tcpproxy import TcpProxy
@@ -172,9 +173,10 @@ async def test_devices_telemetry_and_rpc_through_thingsboard(
                 "params": {"connectorId": 1, "idTag": "TAG1"}}}, qos=1)
             reply = await tbside.wait_for("v1/gateway/rpc", WAIT,
                                           where=lambda b: b.get("id") == 41)
-            assert reply == {"device": identity, "id": 41, "data": {
-                "status": "answered", "action": "RemoteStartTransaction",
-                "result": {"status": "Accepted"}}}
+            # the README's example reply (section "RPC: commands from ThingsBoard")
+            readme_reply = json_objects(block_after("RPC: commands from ThingsBoard",
+                                                    "the command result:"))[0]
+            assert reply == {"device": identity, "id": 41, "data": readme_reply}
             assert cp.handled[0] == ("RemoteStartTransaction",
                                      {"connector_id": 1, "id_tag": "TAG1"})
 
