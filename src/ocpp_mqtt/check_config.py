@@ -121,6 +121,26 @@ class Sources:
 
 
 def _issue_lines(exc: ValidationError, sources: Sources) -> list[str]:
+    """One line per problem, in the order a user fixes them: the file's from top to bottom,
+    then the environment's, the flags', and the checks across options."""
+    return sorted(_issues(exc, sources), key=lambda line: _reading_order(line, sources))
+
+
+def _reading_order(line: str, sources: Sources) -> tuple[int, int]:
+    where = line.split(": ", 1)[0]
+    if sources.config_file is not None and where.startswith(f"{sources.config_file}:"):
+        number = where.removeprefix(f"{sources.config_file}:")
+        return (0, int(number)) if number.isdigit() else (0, 0)
+    if where == str(sources.config_file):
+        return (0, 0)
+    if where.startswith(ENV_PREFIX):
+        return (1, 0)
+    if where.startswith("--"):
+        return (2, 0)
+    return (3, 0)
+
+
+def _issues(exc: ValidationError, sources: Sources) -> list[str]:
     lines = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]

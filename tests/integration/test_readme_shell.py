@@ -9,6 +9,7 @@ import asyncio
 import re
 import shlex
 import shutil
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from tests.conftest import free_port
 from tests.readme_examples import README, block_after, json_objects, same_shape, section
 
-from .test_cli import first_line, start, stop
+from .test_cli import first_line, run_to_end, start, stop
 
 
 def _tool(name: str) -> str:
@@ -133,3 +134,25 @@ async def test_credentials_over_mqtt_example(make_gateway: Any, backend: Any,
     secrets = re.findall(r'"(?:password|key)":"([^"]+)"', block)
     assert len(secrets) == 2
     assert not [s for s in secrets for a in answers if s in orjson.dumps(a).decode()]
+
+
+async def test_taken_port_messages(tmp_path: Path) -> None:
+    """The two taken-port errors the README quotes, word for word (ports moved)."""
+    embedded = re.search(r"`(ocpp-mqtt: config error: embedded_listen: [^`]*)`", README)
+    admin_taken = re.search(r"`(ocpp-mqtt: config error: admin_listen: cannot listen [^`]*)`",
+                            README)
+    assert embedded and admin_taken
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, err = await run_to_end("--listen", "127.0.0.1:0", "--embedded-listen",
+                                     f"127.0.0.1:{port}", "--admin-listen", "off")
+        assert code == 2
+        assert embedded.group(1).replace("1883", str(port)) in err.splitlines()
+        code, err = await run_to_end("--listen", "127.0.0.1:0", "--admin-listen",
+                                     f"127.0.0.1:{port}", "--embedded-listen",
+                                     f"127.0.0.1:{free_port()}",
+                                     "--store", str(tmp_path / "s.sqlite3"))
+        assert code == 2
+        assert admin_taken.group(1).replace("8080", str(port)) in err.splitlines()
