@@ -145,3 +145,38 @@ async def test_probe_example(make_gateway: Any) -> None:
             # a healthy gateway: no reason, no outage
             _differ(example, body, nullable=frozenset({"reason"}))
             _differ(example["mqtt"], body["mqtt"], nullable=frozenset({"down_since"}))
+
+
+async def test_metrics_table_is_what_metrics_serves(make_gateway: Any, tmp_path: Any) -> None:
+    """Every metric of the README's table is served with the type and labels it says, and
+    every ocpp_mqtt_* family served is in the table (central mode: it has them all)."""
+    table = section("Metrics (`GET /metrics`)")
+    documented: dict[str, tuple[str, set[str]]] = {}
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) < 3 or not cells[0].startswith("`ocpp_mqtt_"):
+            continue
+        labels = set(re.findall(r"`(\w+)`", re.sub(r"\([^)]*\)", "", cells[2])))
+        for name in re.findall(r"`(\w+)`", cells[0]):
+            documented[name] = (cells[1], labels)
+    gw = await make_gateway(mode="central", store=str(tmp_path / "s.sqlite3"),
+                            trigger_after_connect=0)
+    async with admin(gw.admin_url) as api, connect(gw.url("M1"), ["ocpp1.6"]) as ws:
+        await ws.send('[2,"h1","Heartbeat",{}]')
+        await asyncio.sleep(0.1)
+        text = (await api.get("/metrics")).text
+    served = dict(re.findall(r"^# TYPE (ocpp_mqtt_\w+) (\w+)$", text, re.MULTILINE))
+    assert set(served) == set(documented), (set(served) ^ set(documented))
+    problems = []
+    for name, (kind, labels) in documented.items():
+        if served[name] != kind:
+            problems.append(f"{name}: served as {served[name]}, README says {kind}")
+        sample_name = name + ("_total" if kind == "counter" and not name.endswith("_total")
+                              else "")
+        for sample in re.findall(rf"^{sample_name}(?:_bucket|_count|_sum)?{{(.*?)}}", text,
+                                 re.MULTILINE):
+            served_labels = set(re.findall(r"(\w+)=", sample)) - {"le"}
+            if served_labels != labels:
+                problems.append(f"{name}: labels {served_labels}, README {labels}")
+                break
+    assert not problems, "\n".join(problems)

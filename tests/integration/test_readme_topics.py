@@ -179,3 +179,24 @@ async def test_presence_events_and_gateway_status_examples(make_gateway: Any,
     status = await backend.wait_for(gw.prefix + "gateway/gw-1/status",
                                     where=lambda b: b["status"] == "offline")
     _differ(status_offline, status)
+
+
+async def test_security_event_example(make_gateway: Any, backend: Any, tmp_path: Any) -> None:
+    """A wrong password on a profile 1 listener: the README's auth_failed event."""
+    from tests.conftest import basic_auth
+
+    from .security_util import PASSWORD, secure_gateway, status_of
+
+    example = json_objects(block_after("Security events", "`security` component:"))[0]
+    gw = await secure_gateway(make_gateway, tmp_path, [{"address": "127.0.0.1:0",
+                                                        "profile": 1}], gateway_id="gw-1")
+    assert gw.gateway.guard.store is not None
+    gw.gateway.guard.store.set("CP001", "password", PASSWORD)
+    await backend.subscribe(gw.prefix + "security/CP001")
+    url = f"ws://127.0.0.1:{gw.gateway.ws_ports[0]}/ocpp/CP001"
+    status, _ = await status_of(url, headers={"Authorization": basic_auth("CP001", "wrong!")})
+    assert status == 401
+    event = await backend.wait_for(gw.prefix + "security/CP001")
+    _differ(example, event)
+    same = ("event", "identity", "gateway", "profile", "status", "reason")
+    assert {k: event[k] for k in same} == {k: example[k] for k in same}
