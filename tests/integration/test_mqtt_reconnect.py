@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ocpp_mqtt.northbound.mqtt_reader import PacketReader
 from tests.conftest import Backend, Mosquitto
 
 from .wsutil import connect, recv_json
@@ -22,8 +23,14 @@ def own_broker(tmp_path: Path) -> Iterator[Mosquitto]:
     broker.stop()
 
 
+def reader_of(gw: Any) -> Any:
+    return gw.gateway.link._client._connection._transport.get_protocol()
+
+
 async def test_broker_restart(make_gateway: Any, own_broker: Mosquitto) -> None:
     gw = await make_gateway(mqtt=f"mqtt://127.0.0.1:{own_broker.port}")
+    first = reader_of(gw)
+    assert isinstance(first, PacketReader)  # packets are read off the socket by mqtt_reader
     async with connect(gw.url("RS1"), ["ocpp1.6"]) as ws:
         own_broker.stop()
         await asyncio.sleep(0.5)
@@ -37,6 +44,8 @@ async def test_broker_restart(make_gateway: Any, own_broker: Mosquitto) -> None:
             await backend.subscribe(gw.prefix + "presence/RS1")
             presence = await backend.wait_for(gw.prefix + "presence/RS1", 5)
             assert presence["status"] == "online"  # re-published for the empty broker
+            again = reader_of(gw)  # the new connection has its own reader
+            assert isinstance(again, PacketReader) and again is not first
             await asyncio.sleep(0.3)  # let the re-subscription be acknowledged
             backend.publish(gw.prefix + "cs/RS1", {"MessageTypeId": 2, "UniqueId": "after",
                                                    "Action": "ClearCache", "Payload": {}})

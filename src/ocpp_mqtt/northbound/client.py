@@ -10,22 +10,31 @@ from typing import Any
 
 from gmqtt import Client
 
+from .mqtt_reader import PacketHandler, install
+
 
 class _Client(Client):  # type: ignore[misc]
-    """gmqtt's client with three changes. It tells the link each time an acknowledgement frees
+    """gmqtt's client with four changes. It tells the link each time an acknowledgement frees
     a packet id. The clean-start flag is the link's choice per connection (gmqtt always
-    reconnects with clean_session=False). And unacknowledged publishes are never dropped or
+    reconnects with clean_session=False). Unacknowledged publishes are never dropped or
     resent by gmqtt: after a reconnect without a session gmqtt would drop them (data loss), so
-    the link resends them itself, in order, whether or not the broker kept the session."""
+    the link resends them itself, in order, whether or not the broker kept the session. And
+    with `packet_handlers` set, each connection's packets are read by `mqtt_reader`."""
 
     on_ack: Callable[[], None] | None = None
     clean_start = True
     next_delay: Callable[[], float] | None = None
+    # packet type -> handler, read straight off the socket (mqtt_reader); None: gmqtt reads
+    packet_handlers: dict[int, PacketHandler] | None = None
 
     async def _create_connection(
         self, host: str, port: int, ssl: Any, clean_session: bool, keepalive: int
     ) -> Any:
-        return await super()._create_connection(host, port, ssl, self.clean_start, keepalive)
+        connection = await super()._create_connection(host, port, ssl, self.clean_start,
+                                                      keepalive)
+        if self.packet_handlers is not None:
+            install(connection, self.packet_handlers)
+        return connection
 
     async def reconnect(self, delay: bool = False) -> None:
         if delay and self.next_delay is not None:  # exponential back-off with jitter

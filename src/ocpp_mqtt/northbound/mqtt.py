@@ -305,6 +305,8 @@ class MqttLink:
                 self._flush()
 
         handler._handle_puback_packet = puback
+        # Both read straight off the socket, without gmqtt's reader task (mqtt_reader).
+        self._client.packet_handlers = {0x30: fast, 0x40: puback}
 
     def _write_out(self) -> None:
         self._write_scheduled = False
