@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
@@ -21,6 +22,7 @@ from ..ocppj.validation import Schemas
 from ..ocppj.versions import Version
 from .auth import WWW_AUTHENTICATE
 from .connection import Connection
+from .direct import OcppWebSocket
 from .handshake import Accept, Reject, negotiate
 from .http_errors import install as quiet_client_http_errors
 from .limits import ConnectionLimits
@@ -175,7 +177,7 @@ class Listener:
                 if opened.status != 101:
                     return web.Response(status=opened.status, text=opened.reason + "\n")
                 version, echo, opened = None, None, None  # 101 without a version, then close
-        ws = web.WebSocketResponse(
+        ws = OcppWebSocket(
             protocols=(echo,) if echo else (),
             compress=settings.compression,
             max_msg_size=settings.max_frame_size,
@@ -214,6 +216,23 @@ class Listener:
         await self._serve(conn)
         return ws
 
+    @staticmethod
+    def _direct(conn: Connection, on_text: Callable[[Connection, str], None],
+                trace: Callable[[str, str], None] | None) -> Callable[[str], None]:
+        """What handles a text frame straight from the parser (transport/direct.py)."""
+
+        def deliver(text: str) -> None:
+            if trace is not None:
+                trace("in", text)
+            try:
+                on_text(conn, text)
+            except Exception:  # inside aiohttp's parser: it must not see the exception
+                log.exception("cannot handle a frame: closing the connection",
+                              extra={"cid": conn.identity})
+                conn.close(1011, "internal error")
+
+        return deliver
+
     async def _serve(self, conn: Connection) -> None:
         ws = conn.ws
         reason = "closed by the charge point"
@@ -222,6 +241,10 @@ class Listener:
             on_text = self.owner.on_text
             flow = self.flow
             trace = conn.trace
+            direct = ws.direct if isinstance(ws, OcppWebSocket) else None
+            if direct is not None:
+                direct.held = lambda: flow.blocked  # then the queue holds them, as below
+                direct.deliver = self._direct(conn, on_text, trace)
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
                     if trace is not None:
