@@ -9,7 +9,6 @@ ones still wait on it (order is kept), and while MQTT back-pressure holds the so
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -17,8 +16,6 @@ from aiohttp import web
 from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
 from aiohttp.helpers import DEFAULT_CHUNK_SIZE
 from aiohttp.http import WSMsgType
-
-log = logging.getLogger("ocpp_mqtt.websocket")
 
 TEXT = WSMsgType.TEXT
 
