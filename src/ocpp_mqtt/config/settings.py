@@ -33,8 +33,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from .listeners import ListenerSpec, legacy_listener
-from .ocppj.versions import Version
+from ..listeners import ListenerSpec, legacy_listener
+from ..ocppj.versions import Version
 
 PROFILES = ("emqx", "native", "homeassistant", "ocpp2mqtt", "thingsboard")
 ADMIN_OFF = ("off", "", "none", "false", "0")
@@ -537,7 +537,7 @@ class Settings(BaseSettings):
     @field_validator("log_levels", mode="before")
     @classmethod
     def _check_log_levels(cls, value: Any) -> Any:
-        from .logs import parse_levels
+        from ..logs import parse_levels
 
         if isinstance(value, dict):  # a TOML table [log_levels] mqtt = "debug"
             value = ",".join(f"{k}={v}" for k, v in value.items())
@@ -555,7 +555,7 @@ class Settings(BaseSettings):
     @field_validator("frame_log_file")
     @classmethod
     def _check_frame_log_file(cls, value: str) -> str:
-        from .framelog import is_directory_target
+        from ..framelog import is_directory_target
 
         if value in ("", "-"):
             return value
@@ -636,7 +636,7 @@ class Settings(BaseSettings):
     @field_validator("local_actions")
     @classmethod
     def _check_local_actions(cls, value: list[str]) -> list[str]:
-        from .ocppj.actions import CP_INITIATED
+        from ..ocppj.actions import CP_INITIATED
 
         known = set().union(*CP_INITIATED.values())
         wrong = [a for a in value if a not in known]
@@ -711,7 +711,7 @@ class Settings(BaseSettings):
     @field_validator("id_tags")
     @classmethod
     def _check_id_tags(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from .modes.central.authz import parse_id_tags
+        from ..modes.central.authz import parse_id_tags
 
         parse_id_tags(value)
         return value
@@ -719,7 +719,7 @@ class Settings(BaseSettings):
     @field_validator("repeat_actions")
     @classmethod
     def _check_repeat_actions(cls, value: list[str]) -> list[str]:
-        from .ocppj.actions import CP_INITIATED
+        from ..ocppj.actions import CP_INITIATED
 
         known = frozenset().union(*CP_INITIATED.values())
         wrong = [v for v in value if v not in known]
@@ -1028,7 +1028,7 @@ def load_settings(config_file: Path | None = None, **cli: Any) -> Settings:
     compat = cli.get("compat") or os.environ.get("OCPP_MQTT_COMPAT") or _TOML_VALUES.get("compat")
     if compat == "ocpp2mqtt":
         # Its variables count as a layer below the TOML file, our variables and flags.
-        from .northbound.ocpp2mqtt_env import settings_from_env
+        from ..northbound.ocpp2mqtt_env import settings_from_env
 
         try:
             derived = settings_from_env(os.environ)
