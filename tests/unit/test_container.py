@@ -53,7 +53,7 @@ def setting_of(variable: str) -> str:
     name = variable.removeprefix("OCPP_MQTT_").lower()
     assert variable.startswith("OCPP_MQTT_") and name in Settings.model_fields, (
         f"{variable} is no setting: settings are OCPP_MQTT_<NAME> for the fields of "
-        "src/ocpp_mqtt/config.py")
+        "src/ocpp_mqtt/config/")
     return name
 
 

@@ -1,5 +1,5 @@
 """The options of `ocpp-mqtt simulate`: parsed by argparse, checked here with errors that name
-the option and the fix. They are the simulator's own, not gateway settings (`config.py`)."""
+the option and the fix. They are the simulator's own, not gateway settings (`config/`)."""
 
 from __future__ import annotations
 
