@@ -30,6 +30,8 @@ def test_every_area_is_a_base_of_settings_and_owns_distinct_fields() -> None:
     names = [name for area in AREAS for name in area.model_fields]
     assert len(names) == len(set(names)), "a field is defined in two areas"
     assert not Settings.__annotations__.keys() & set(names) - {"model_config"}
+    # the areas defer building their schema; Settings must not inherit that
+    assert Settings.__pydantic_complete__ and not Settings.model_config.get("defer_build")
 
 
 def test_no_validator_is_shadowed() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import ipaddress
 
-from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from .checks import parse_hostport
+from .checks import Area, parse_hostport
 
 ADMIN_OFF = ("off", "", "none", "false", "0")
 ADMIN_TOKEN_MIN = 16
@@ -22,7 +22,7 @@ def _loopback(host: str) -> bool:
         return False
 
 
-class AdminOptions(BaseModel):
+class AdminOptions(Area):
     # ---- admin HTTP API and metrics (admin/) --------------------------------------------
     admin_listen: str = Field(
         "127.0.0.1:8080", description="HOST:PORT of the admin API, /metrics and probes; 'off'"

@@ -6,14 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from .checks import split_list
+from .checks import Area, split_list
 
 PROFILES = ("emqx", "native", "homeassistant", "ocpp2mqtt", "thingsboard")
 
 
-class CentralOptions(BaseModel):
+class CentralOptions(Area):
     # ---- central mode (the gateway answers charge points itself) -------------------------
     mode: Literal["relay", "central", "proxy"] = Field(
         "relay", description="relay: a backend answers over MQTT; central: the gateway answers; "

@@ -1,11 +1,20 @@
-"""Value checks shared by several option areas: HOST:PORT, MQTT topics, ${cid} levels and
-lists given as one string (comma- or space-separated, or JSON)."""
+"""What the option areas share: their base class `Area`, and value checks several use
+(HOST:PORT, MQTT topics, ${cid} levels, lists given as one string)."""
 
 from __future__ import annotations
 
 import json
 import re
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Area(BaseModel):
+    """One area's options: a mixin of `Settings`, never validated alone, so its own schema is
+    not built (that took about 20 ms at import for the ten areas); Settings builds the whole."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 def whole_cid_level(template: str) -> bool:

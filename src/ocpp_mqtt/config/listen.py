@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from ..ocppj.versions import Version
-from .checks import check_hostport
+from .checks import Area, check_hostport
 
 
-class ListenOptions(BaseModel):
+class ListenOptions(Area):
     # ---- charge point side ---------------------------------------------------------------
     listen: str = Field(
         "0.0.0.0:9000", description="HOST:PORT of a profile-0 (no authentication) listener; "

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from .checks import check_hostport, parse_hostport
+from .checks import Area, check_hostport, parse_hostport
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class MqttTarget:
         return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
 
 
-class MqttOptions(BaseModel):
+class MqttOptions(Area):
     # ---- MQTT side -----------------------------------------------------------------------
     mqtt: str = Field("embedded", description="'embedded' or mqtt[s]://[user:pass@]host[:port]")
     embedded_listen: str = Field("127.0.0.1:1883", description="embedded broker's HOST:PORT")

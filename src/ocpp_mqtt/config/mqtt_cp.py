@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from .checks import check_topic
+from .checks import Area, check_topic
 
 
-class MqttChargePointOptions(BaseModel):
+class MqttChargePointOptions(Area):
     # ---- OCPP over MQTT (charge points that are MQTT clients) ------------------------------
     mqtt_cp: bool = Field(False, description="also serve charge points that speak OCPP over MQTT")
     mqtt_cp_up_topic: str = Field("mqtt/${cid}/up", description="frames from MQTT charge points")

@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from .checks import check_topic, whole_cid_level
+from .checks import Area, check_topic, whole_cid_level
 from .mqtt import thingsboard_target
 
 
-class ProfileOptions(BaseModel):
+class ProfileOptions(Area):
     compat: Literal["", "ocpp2mqtt"] = Field(
         "", description="read another tool's environment variables (ocpp2mqtt: MQTT_HOSTNAME...)"
     )

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from .checks import check_topic, split_list
+from .checks import Area, check_topic, split_list
 from .mqtt import mask_url
 
 
-class ProxyOptions(BaseModel):
+class ProxyOptions(Area):
     # ---- proxy mode (an upstream CSMS answers; MQTT mirrors and injects) -------------------
     upstream: str = Field(
         "", description="proxy: ws[s]:// URL of the upstream CSMS, {cid} = the identity"

@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from ..listeners import ListenerSpec
-from .checks import check_topic
+from .checks import Area, check_topic
 
 
-class SecurityOptions(BaseModel):
+class SecurityOptions(Area):
     # ---- security: listeners with profiles, credentials, security events -----------------
     listeners: list[ListenerSpec] = Field(
         default_factory=list, description="charge point listeners, one security profile each "

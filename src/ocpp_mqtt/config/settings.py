@@ -53,7 +53,8 @@ class Settings(LogOptions, SecurityOptions, AdminOptions, ProfileOptions,  # see
                MqttChargePointOptions, ProxyOptions, CentralOptions, TopicOptions, MqttOptions,
                ListenOptions, BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="OCPP_MQTT_", extra="forbid", validate_default=True, case_sensitive=False
+        env_prefix="OCPP_MQTT_", extra="forbid", validate_default=True, case_sensitive=False,
+        defer_build=False,  # the areas defer theirs; the whole model is built here, once
     )
 
     @model_validator(mode="after")

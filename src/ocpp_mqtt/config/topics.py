@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from .checks import check_topic, split_list
+from .checks import Area, check_topic, split_list
 
 PLACEHOLDERS = ("${cid}", "${clientid}", "${action}", "${id}", "${type}")
 
 
-class TopicOptions(BaseModel):
+class TopicOptions(Area):
     # ---- topics (EMQX profile) -----------------------------------------------------------
     prefix: str = Field("ocpp/", description="mountpoint prepended to every topic")
     upstream_topic: str = Field("cp/${cid}", description="charge point CALLs")
