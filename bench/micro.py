@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from ocpp_mqtt.northbound import emqx
-from ocpp_mqtt.ocppj.events import Outcome, UpCall
+from ocpp_mqtt.ocppj.events import Outcome, UpCall, UpResult
 from ocpp_mqtt.ocppj.session import Policy, Session
 from ocpp_mqtt.ocppj.validation import Schemas
 from ocpp_mqtt.ocppj.versions import Version
@@ -137,21 +137,66 @@ def relay_round_trip(n: int) -> float:
     return asyncio.run(run())
 
 
+OUT_CASES: dict[str, tuple[Version, str, dict[str, Any], str]] = {
+    "1.6 Reset": (Version.V16, "Reset", {"type": "Soft"}, '{"status":"Accepted"}'),
+    "2.0.1 GetVariables": (Version.V201, "GetVariables", {"getVariableData": [
+        {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}]},
+        '{"getVariableResult":[{"attributeStatus":"Accepted","component":{"name":'
+        '"OCPPCommCtrlr"},"variable":{"name":"HeartbeatInterval"},"attributeValue":"300"}]}'),
+}
+
+
+def outgoing_round_trip(n: int, queued: int, rounds: int = 3) -> dict[str, float]:
+    """A backend CALL toward the charge point (checks, validation, frame, `sent` Outcome) and
+    the charge point's CALLRESULT to it (match, validation, `answered` Outcome, EMQX envelope),
+    with `queued` more CALLs waiting behind the outstanding one (the SY-01 queue)."""
+    schemas = Schemas()
+    results: dict[str, float] = {}
+    for name, (version, action, payload, answer) in OUT_CASES.items():
+        best = float("inf")
+        for _ in range(rounds):
+            session = Session(version, schemas, Policy(max_queue=queued + 1))
+            for j in range(queued):  # the first is sent: its id is answered first
+                session.backend_call(f"q{j}", action, payload, None, 0.0)
+            order = [f"q{j}" for j in range(queued)] + [f"id{i}" for i in range(n)]
+            answers = [f'[3,"{uid}",{answer}]' for uid in order[:n]]
+            ids = [f"id{i}" for i in range(n)]
+
+            def op(i: int, session: Session = session, ids: list[str] = ids,
+                   answers: list[str] = answers, action: str = action,
+                   payload: dict[str, Any] = payload) -> None:
+                for event in session.backend_call(ids[i], action, payload, None, 0.0):
+                    if isinstance(event, Outcome):
+                        emqx.encode_outcome(event, 0)
+                for event in session.receive(answers[i], 0.0):
+                    if isinstance(event, UpResult):
+                        emqx.encode_result(event, 0, False)
+                    elif isinstance(event, Outcome):
+                        emqx.encode_outcome(event, 0)
+
+            best = min(best, timed(op, n))
+        suffix = f", {queued} queued" if queued else ""
+        results[f"{name}: CALL down + result up{suffix}"] = best
+    return results
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=20000, help="messages per case")
     ap.add_argument("--save", action="store_true", help="write the figures as the baseline")
     args = ap.parse_args()
     results = measure(args.n)
+    results.update(outgoing_round_trip(args.n, 0))
+    results.update(outgoing_round_trip(args.n, 10))
     results["relay round trip, 1.6 MeterValues 1.2 kB (no I/O)"] = min(
         relay_round_trip(args.n) for _ in range(3))
     baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
-    print(f"{'case':48} {'us/op':>8} {'baseline':>9} {'ratio':>6}")
+    print(f"{'case':56} {'us/op':>8} {'baseline':>9} {'ratio':>6}")
     for name, value in results.items():
         base = baseline.get(name)
         ratio = f"{value / base:6.2f}" if base else "     -"
         flag = "  <- finding (> 2x baseline)" if base and value > 2 * base else ""
-        print(f"{name:48} {value:8.2f} {base or 0:9.2f} {ratio}{flag}")
+        print(f"{name:56} {value:8.2f} {base or 0:9.2f} {ratio}{flag}")
     if args.save:
         BASELINE.write_text(json.dumps({k: round(v, 2) for k, v in results.items()}, indent=1)
                             + "\n")
