@@ -26,6 +26,7 @@ from .versions import (
 
 MAX_ID_LENGTH = 36  # MID-01
 MAX_DESCRIPTION = 255  # FR-09 (2.x)
+SIGNED_SUFFIX = "-Signed"  # FR-11: `<Action>-Signed` carries a JWS, not the action's payload
 
 # The prefix of a well-formed frame up to (not including) its payload: `[2,"id","Action",`
 # or `[3,"id",`. Only used on text that orjson already parsed as an array of the right shape.
@@ -109,6 +110,32 @@ def error_frame(
     raw_details = orjson.dumps(details).decode() if details else "{}"
     desc = dumps_str(description[:MAX_DESCRIPTION])
     return f"[{message_type},{dumps_str(unique_id)},{dumps_str(code)},{desc},{raw_details}]"
+
+
+def reply_code(frame: str) -> str:
+    """The error code of a CALLERROR frame the parser built (`[4,"id","Code",...]`)."""
+    try:
+        code = orjson.loads(frame)[2]
+    except (orjson.JSONDecodeError, IndexError, TypeError):
+        return "unknown"
+    return code if isinstance(code, str) else "unknown"
+
+
+def find_null(value: Any, path: str) -> str | None:
+    """The JSON pointer of the first null in `value` (FR-08: 2.x omits empty fields), or None."""
+    if value is None:
+        return path or "/"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = find_null(item, f"{path}/{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = find_null(item, f"{path}/{index}")
+            if found is not None:
+                return found
+    return None
 
 
 def _raw_tail(text: str, compact: str, prefix: re.Pattern[str], payload: Any) -> str:

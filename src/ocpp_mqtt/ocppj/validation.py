@@ -14,6 +14,7 @@ from typing import Any
 
 import jsonschema_rs
 
+from .frames import SIGNED_SUFFIX
 from .versions import Version, error_code
 
 _DIRS = {Version.V16: "v16", Version.V201: "v201", Version.V21: "v21"}
@@ -76,6 +77,13 @@ class VersionSchemas:
     def is_action(self, action: str) -> bool:
         """Is `action` an OCPP action of this version (case-sensitive, FR-06)?"""
         return action in self.actions
+
+    def signed_base(self, action: str) -> str | None:
+        """The OCPP action of a 2.x `<Action>-Signed` message (FR-11), or None."""
+        if not (action.endswith(SIGNED_SUFFIX) and self.version.is_2x):
+            return None
+        base = action[: -len(SIGNED_SUFFIX)]
+        return base if base in self.actions else None
 
     def validator(self, action: str, response: bool) -> Any | None:
         found = self._validators.get((action, response), _MISSING)
