@@ -14,7 +14,7 @@ import pytest
 
 from ocpp_mqtt.ocppj import events as ev
 from ocpp_mqtt.ocppj import outgoing
-from ocpp_mqtt.ocppj.outgoing import MAX_UPSTREAM_QUEUE, OutCall, OutgoingCalls
+from ocpp_mqtt.ocppj.outgoing import MAX_UPSTREAM_QUEUE, OutgoingCalls
 from ocpp_mqtt.ocppj.policy import Policy
 
 
@@ -22,8 +22,9 @@ def calls(**policy: Any) -> OutgoingCalls:
     return OutgoingCalls(Policy(**policy))
 
 
-def mqtt_call(uid: str, action: str = "Reset", ctx: Any = None) -> OutCall:
-    return OutCall(uid, action, '{"type":"Soft"}', ctx)
+def add(out: OutgoingCalls, uid: str, now: float = 0.0, ctx: Any = None) -> list[ev.Event]:
+    """A checked MQTT CALL (a 1.6 Reset) handed to the queue."""
+    return out.add(uid, "Reset", {"type": "Soft"}, ctx, now)
 
 
 def written(events: list[ev.Event]) -> list[list[Any]]:
@@ -36,7 +37,7 @@ def outcomes(events: list[ev.Event]) -> list[tuple[str, str]]:
 
 def test_sy01_first_call_is_written_at_once_with_a_sent_outcome() -> None:
     out = calls(call_timeout=5.0)
-    events = out.add(mqtt_call("a"), 10.0)
+    events = add(out, "a", 10.0)
     assert written(events) == [[2, "a", "Reset", {"type": "Soft"}]]
     sent = [e for e in events if isinstance(e, ev.Outcome)]
     assert [(o.unique_id, o.status, o.final) for o in sent] == [("a", ev.SENT, False)]
@@ -46,9 +47,9 @@ def test_sy01_first_call_is_written_at_once_with_a_sent_outcome() -> None:
 
 def test_sy01_one_outstanding_the_rest_in_fifo_order() -> None:
     out = calls()
-    out.add(mqtt_call("a"), 0.0)
+    add(out, "a", 0.0)
     for uid in "bcd":
-        assert out.add(mqtt_call(uid), 0.0) == []  # nothing written while "a" is outstanding
+        assert add(out, uid, 0.0) == []  # nothing written while "a" is outstanding
     assert out.waiting == 3
     order = []
     for _ in range(4):
@@ -61,30 +62,39 @@ def test_sy01_one_outstanding_the_rest_in_fifo_order() -> None:
     assert out.calls_out == 4
 
 
-def test_sy01_full_at_max_queue_behind_the_outstanding_call() -> None:
+def test_sy01_queue_full_at_max_queue_behind_the_outstanding_call() -> None:
     out = calls(max_queue=2)
-    assert not out.full
-    out.add(mqtt_call("a"), 0.0)
-    assert not out.full  # outstanding, nothing queued
-    out.add(mqtt_call("b"), 0.0)
-    assert not out.full
-    out.add(mqtt_call("c"), 0.0)
-    assert out.full  # 2 queued behind "a"
-    out.advance(0.0)  # "b" goes out, one left queued
-    assert not out.full
+    add(out, "a")
+    assert add(out, "b") == [] and add(out, "c") == []  # 2 queued behind "a"
+    refused = add(out, "d")
+    assert outcomes(refused) == [("d", ev.QUEUE_FULL)]
+    assert isinstance(refused[0], ev.Outcome) and "2 CALLs already queued" in refused[0].reason
+    assert "d" not in out.ids and out.waiting == 2
+    assert out.policy.stats.limits.get("queue_full") == 1
+    out.advance(0.0)  # "b" goes out, one left queued: room again
+    assert add(out, "d") == []
 
 
 def test_sy01_max_queue_zero_still_lets_one_call_out() -> None:
     out = calls(max_queue=0)
-    assert not out.full
-    assert written(out.add(mqtt_call("a"), 0.0))
-    assert out.full
+    assert written(add(out, "a"))
+    assert outcomes(add(out, "b")) == [("b", ev.QUEUE_FULL)]
+
+
+def test_an_unserialisable_payload_is_refused_invalid() -> None:
+    out = calls()
+    deep: dict[str, Any] = {}
+    for _ in range(300):  # orjson serialises 254 levels at most
+        deep = {"a": deep}
+    refused = out.add("x", "DataTransfer", deep, None, 0.0)
+    assert outcomes(refused) == [("x", ev.INVALID)]
+    assert out.current is None and not out.ids
 
 
 def test_sy01_upstream_calls_go_before_queued_mqtt_calls() -> None:
     out = calls()
-    out.add(mqtt_call("m1"), 0.0)
-    out.add(mqtt_call("m2"), 0.0)
+    add(out, "m1", 0.0)
+    add(out, "m2", 0.0)
     frame = '[2,"u1","GetConfiguration",{}]'
     assert out.add_upstream("u1", "GetConfiguration", frame, None, 0.0) == []
     assert out.waiting == 2
@@ -107,8 +117,8 @@ def test_upstream_duplicate_id_and_full_upstream_queue_are_refused() -> None:
 
 def test_sy03_timeout_ends_the_outstanding_call_and_sends_the_next() -> None:
     out = calls(call_timeout=5.0)
-    out.add(mqtt_call("a", ctx="ctx-a"), 0.0)
-    out.add(mqtt_call("b"), 1.0)
+    add(out, "a", 0.0, "ctx-a")
+    add(out, "b", 1.0)
     assert out.expire(4.99) == []
     events = out.expire(5.0)
     timeout = events[0]
@@ -123,8 +133,8 @@ def test_sy03_timeout_ends_the_outstanding_call_and_sends_the_next() -> None:
 
 def test_close_ends_every_call_offline_outstanding_then_upstream_then_mqtt() -> None:
     out = calls()
-    out.add(mqtt_call("a"), 0.0)
-    out.add(mqtt_call("b"), 0.0)
+    add(out, "a", 0.0)
+    add(out, "b", 0.0)
     out.add_upstream("u", "Reset", "[]", None, 0.0)
     assert outcomes(out.close()) == [("a", ev.OFFLINE), ("u", ev.OFFLINE), ("b", ev.OFFLINE)]
     assert out.current is None and out.waiting == 0 and not out.ids and not out.wire
@@ -132,7 +142,7 @@ def test_close_ends_every_call_offline_outstanding_then_upstream_then_mqtt() -> 
 
 def test_ids_are_freed_when_a_call_is_done() -> None:
     out = calls()
-    out.add(mqtt_call("a"), 0.0)
+    add(out, "a", 0.0)
     assert out.ids == {"a"} and out.wire == {"a"}
     out.advance(0.0)
     assert not out.ids and not out.wire
@@ -140,7 +150,7 @@ def test_ids_are_freed_when_a_call_is_done() -> None:
 
 def test_mid06_own_ids_draw_a_fresh_uuid_and_report_the_senders_id() -> None:
     out = calls(own_ids=True)
-    events = out.add(mqtt_call("mine"), 0.0)
+    events = add(out, "mine", 0.0)
     wire_id = written(events)[0][1]
     assert wire_id != "mine" and uuid.UUID(wire_id).version == 4  # MID-02
     assert outcomes(events) == [("mine", ev.SENT)]
@@ -149,8 +159,8 @@ def test_mid06_own_ids_draw_a_fresh_uuid_and_report_the_senders_id() -> None:
 
 def test_mid06_upstream_id_equal_to_a_queued_wire_id_makes_that_call_draw_another() -> None:
     out = calls(own_ids=True)
-    out.add(mqtt_call("first"), 0.0)
-    out.add(mqtt_call("second"), 0.0)
+    add(out, "first", 0.0)
+    add(out, "second", 0.0)
     taken = out.queue[0].wire_id
     out.add_upstream(taken, "Reset", "[]", None, 0.0)
     assert out.queue[0].wire_id not in (taken, "")

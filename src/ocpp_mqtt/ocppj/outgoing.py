@@ -15,6 +15,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from . import events as ev
 from .frames import call_frame
 from .policy import Policy
@@ -63,16 +65,23 @@ class OutgoingCalls:
         """CALLs queued behind the outstanding one, of both sources."""
         return len(self.queue) + len(self.urgent)
 
-    @property
-    def full(self) -> bool:
-        """No room for another CALL from MQTT: one is outstanding and max_queue wait."""
-        return self.current is not None and len(self.queue) >= self.policy.max_queue
-
-    def add(self, call: OutCall, now: float) -> list[ev.Event]:
-        """A checked CALL from MQTT: written now when none is outstanding, else queued (SY-01).
-        The caller refuses it first when `full` or when its id is in `ids`."""
-        call.wire_id = self.fresh_id() if self.policy.own_ids else call.unique_id
-        self.ids.add(call.unique_id)
+    def add(self, unique_id: str, action: str, payload: dict[str, Any], ctx: Any,
+            now: float) -> list[ev.Event]:
+        """A checked CALL from MQTT: written now when none is outstanding, else queued (SY-01),
+        or refused (`queue_full` when max_queue CALLs wait already). The caller refused it
+        first when its id is in `ids`."""
+        if self.current is not None and len(self.queue) >= self.policy.max_queue:
+            self._stats.hit("queue_full")
+            return [ev.Outcome(unique_id, ev.QUEUE_FULL,
+                               f"{self.policy.max_queue} CALLs already queued", action, CALL,
+                               ctx)]
+        try:
+            call = OutCall(unique_id, action, orjson.dumps(payload).decode(), ctx)
+        except TypeError as exc:  # orjson: nested deeper than it serialises (254 levels)
+            return [ev.Outcome(unique_id, ev.INVALID, f"Payload cannot be serialised: {exc}",
+                               action, CALL, ctx)]
+        call.wire_id = self.fresh_id() if self.policy.own_ids else unique_id
+        self.ids.add(unique_id)
         self.wire.add(call.wire_id)
         if self.current is None:
             return self._send(call, now)

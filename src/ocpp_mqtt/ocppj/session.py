@@ -17,9 +17,8 @@ per direction.
 from __future__ import annotations
 
 import uuid
+from collections import deque
 from typing import Any
-
-import orjson
 
 from . import events as ev
 from .actions import sent_by_central_system
@@ -94,7 +93,7 @@ class Session:
         return self._outgoing.waiting
 
     @property
-    def _queue(self) -> Any:
+    def _queue(self) -> deque[OutCall]:
         """The queued CALLs from MQTT (white-box tests read their wire ids)."""
         return self._outgoing.queue
 
@@ -257,14 +256,7 @@ class Session:
             error = self._v.check(action, payload, False)
             if error is not None:
                 return refuse(ev.INVALID, f"{action} does not match its schema: {error.describe()}")
-        if outgoing.full:  # SY-01: max_queue CALLs already wait behind the outstanding one
-            self._stats.hit("queue_full")
-            return refuse(ev.QUEUE_FULL, f"{self.policy.max_queue} CALLs already queued")
-        try:
-            call = OutCall(unique_id, action, orjson.dumps(payload).decode(), ctx)
-        except TypeError as exc:  # orjson: nested deeper than it serialises (254 levels)
-            return refuse(ev.INVALID, f"Payload cannot be serialised: {exc}")
-        return outgoing.add(call, now)
+        return outgoing.add(unique_id, action, payload, ctx, now)  # or queue_full (SY-01)
 
     def upstream_call(
         self, unique_id: str, action: str, frame: str, ctx: Any, now: float
