@@ -167,6 +167,14 @@ def test_password_masked_in_describe() -> None:
     assert "alice" in text and "broker:8884" in text
 
 
+def test_embedded_broker_needs_an_address() -> None:
+    """'' used to pass and crash check-config and serve with a traceback (mqtt_target)."""
+    with pytest.raises(ConfigError, match=r"^embedded_listen: '' leaves the embedded broker"):
+        load_settings(None, embedded_listen="")
+    external = load_settings(None, embedded_listen="", mqtt="mqtt://127.0.0.1:1883")
+    assert external.mqtt_target.host == "127.0.0.1"  # nothing reads it then
+
+
 def test_embedded_describe() -> None:
     text = load_settings(None, embedded_listen="127.0.0.1:1999").mqtt_target.describe()
     assert "embedded" in text and "1999" in text

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from .checks import Area, check_hostport, parse_hostport
 
@@ -71,7 +71,13 @@ class MqttOptions(Area):
 
     @field_validator("embedded_listen")
     @classmethod
-    def _check_embedded_listen(cls, value: str) -> str:
+    def _check_embedded_listen(cls, value: str, info: ValidationInfo) -> str:
+        # '' is tolerated only where nothing reads it (an external broker): the embedded one
+        # must listen somewhere.
+        if not value and info.data.get("mqtt") == "embedded":
+            raise ValueError("'' leaves the embedded broker (mqtt = embedded) nowhere to listen: "
+                             "give HOST:PORT, e.g. 127.0.0.1:1883, or an external broker with "
+                             "--mqtt mqtt://host:port")
         return check_hostport(value)
 
     @field_validator("mqtt")
