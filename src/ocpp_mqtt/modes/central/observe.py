@@ -30,11 +30,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import fields
-from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from . import readings as rd
+from .changes import CP_FIELDS, Touched, changes, snapshot
 from .state import PLUGGED_STATUSES, STATUSES, ChargePointState, ConnectorState
 
 log = logging.getLogger("ocpp_mqtt.central")
@@ -42,10 +41,6 @@ log = logging.getLogger("ocpp_mqtt.central")
 MAX_CONNECTOR_ID = 1000  # no charger has more; a broken one must not create a million
 MAX_EVSE_CONNECTORS = 16
 
-# change detection reads every field at once; the dicts are copied since they change in place
-_CP_FIELDS = attrgetter(*(f.name for f in fields(ChargePointState)
-                          if f.name not in ("connectors", "last_seen")))
-_CONNECTOR_FIELDS = attrgetter(*(f.name for f in fields(ConnectorState)))
 _REGISTRATION = ("Accepted", "Pending", "Rejected")
 _STATUSES_2X = ("Available", "Occupied", "Reserved", "Unavailable", "Faulted")
 # which connector of an EVSE speaks for it: one in use beats one that is faulted, and so on
@@ -57,7 +52,11 @@ _CHARGING_STATE = {"Charging": "Charging", "SuspendedEV": "SuspendedEV",
                    "Idle": "Preparing"}
 _KEEP = object()  # to _set_text: leave the field as it is
 
+# a message about the charge point changes its own fields only; one about connectors changes
+# only the connectors its handler takes through the Touched (changes.py)
 Handler = Callable[[ChargePointState, dict[str, Any], dict[str, Any] | None, str], None]
+T = TypeVar("T")
+ConnectorHandler = Callable[[Touched, dict[str, Any], dict[str, Any] | None, str], None]
 
 
 def observe(cp: ChargePointState, version: str, action: str, request: dict[str, Any],
@@ -65,53 +64,50 @@ def observe(cp: ChargePointState, version: str, action: str, request: dict[str, 
     """Take in one charge point CALL (request payload) and the answer it got (response payload,
     None when it got a CALLERROR/no answer). Returns the connector ids whose state changed
     (0 = charge-point-level fields). `now` is the gateway's ISO 8601 UTC time ('...Z')."""
-    before = _snapshot(cp)
     cp.last_seen = now
+    if not isinstance(action, str):
+        return set()
     v16 = isinstance(version, str) and version.startswith("1.")
-    handler = (_V16 if v16 else _V2X).get(action) if isinstance(action, str) else None
-    if handler is not None:
-        try:
-            handler(cp, request if isinstance(request, dict) else {},
-                    response if isinstance(response, dict) else None, now)
-        except Exception:  # a bug in bookkeeping must not cost the charge point its answer
-            log.exception("state update for %s %s failed; state may be incomplete",
-                          cp.identity, action)
-    return _changes(before, cp)
+    req = request if isinstance(request, dict) else {}
+    res = response if isinstance(response, dict) else None
+    about_cp = (_V16 if v16 else _V2X).get(action)
+    if about_cp is not None:
+        before = CP_FIELDS(cp)
+        _run(about_cp, cp, req, res, now, cp, action)
+        return {0} if CP_FIELDS(cp) != before else set()
+    about_connectors = (_V16_CONNECTORS if v16 else _V2X_CONNECTORS).get(action)
+    if about_connectors is None:
+        return set()
+    touched = Touched(cp)
+    _run(about_connectors, touched, req, res, now, cp, action)
+    return touched.changes()
+
+
+def _run(handler: Callable[[T, dict[str, Any], dict[str, Any] | None, str], None], target: T,
+         req: dict[str, Any], res: dict[str, Any] | None, now: str, cp: ChargePointState,
+         action: str) -> None:
+    try:
+        handler(target, req, res, now)
+    except Exception:  # a bug in bookkeeping must not cost the charge point its answer
+        log.exception("state update for %s %s failed; state may be incomplete",
+                      cp.identity, action)
 
 
 def connected(cp: ChargePointState, version: str, remote_address: str, now: str) -> set[int]:
     """The charge point's WebSocket is up. The last disconnect's time and reason stay."""
-    before = _snapshot(cp)
+    before = snapshot(cp)
     cp.online, cp.version, cp.connected_at = True, version, now
     cp.remote_address = remote_address
-    return _changes(before, cp)
+    return changes(before, cp)
 
 
 def disconnected(cp: ChargePointState, reason: str, now: str) -> set[int]:
     """The WebSocket is gone: offline, and power and current of every connector read 0."""
-    before = _snapshot(cp)
+    before = snapshot(cp)
     cp.online, cp.disconnected_at, cp.disconnect_reason = False, now, reason
     for connector in cp.connectors.values():
         _zero_flow(connector)
-    return _changes(before, cp)
-
-
-# ---- change detection -----------------------------------------------------------------------
-
-Snapshot = tuple[Any, dict[int, tuple[Any, ...]]]
-
-
-def _snapshot(cp: ChargePointState) -> Snapshot:
-    return (_CP_FIELDS(cp), {i: (_CONNECTOR_FIELDS(c), dict(c.readings),
-                                 dict(c.connector_statuses))
-                             for i, c in cp.connectors.items()})
-
-
-def _changes(before: Snapshot, cp: ChargePointState) -> set[int]:
-    after = _snapshot(cp)
-    out = {0} if after[0] != before[0] else set()
-    out.update(i for i, values in after[1].items() if before[1].get(i) != values)
-    return out
+    return changes(before, cp)
 
 
 # ---- payload access: a wrong type reads as absent -------------------------------------------
@@ -219,12 +215,12 @@ def _set_status(c: ConnectorState, status: str) -> None:
         _zero_flow(c)  # connector 0's meter may still see other connectors draw
 
 
-def _status_16(cp: ChargePointState, req: dict[str, Any], res: dict[str, Any] | None,
+def _status_16(t: Touched, req: dict[str, Any], res: dict[str, Any] | None,
                now: str) -> None:
     connector_id = _connector_id(req, "connectorId")
     if connector_id is None:
         return
-    c = cp.connector(connector_id)
+    c = t.connector(connector_id)
     status = _text(req, "status")
     if status is not None:
         c.ocpp_status = status
@@ -247,9 +243,9 @@ def _from_2x(c: ConnectorState, raw: str) -> str | None:
     return raw if raw in _STATUSES_2X else None
 
 
-def _evse_status(cp: ChargePointState, evse_id: int, connector_id: int | None, raw: str,
+def _evse_status(t: Touched, evse_id: int, connector_id: int | None, raw: str,
                  at: str) -> None:
-    c = cp.connector(evse_id)
+    c = t.connector(evse_id)
     if connector_id is None or not 0 <= connector_id <= MAX_CONNECTOR_ID:
         c.connector_statuses.clear()  # said of the EVSE as a whole
         evse_raw = raw
@@ -265,15 +261,15 @@ def _evse_status(cp: ChargePointState, evse_id: int, connector_id: int | None, r
         _set_status(c, status)
 
 
-def _status_2x(cp: ChargePointState, req: dict[str, Any], res: dict[str, Any] | None,
+def _status_2x(t: Touched, req: dict[str, Any], res: dict[str, Any] | None,
                now: str) -> None:
     evse_id, raw = _connector_id(req, "evseId"), _text(req, "connectorStatus")
     if evse_id is not None and raw is not None:
-        _evse_status(cp, evse_id, _integer(req, "connectorId"), raw,
+        _evse_status(t, evse_id, _integer(req, "connectorId"), raw,
                      _text(req, "timestamp") or now)
 
 
-def _notify_event(cp: ChargePointState, req: dict[str, Any], res: dict[str, Any] | None,
+def _notify_event(t: Touched, req: dict[str, Any], res: dict[str, Any] | None,
                   now: str) -> None:
     """2.x stations may report connector status as the Connector component's AvailabilityState
     variable instead of StatusNotification (2.1 prefers it)."""
@@ -286,17 +282,17 @@ def _notify_event(cp: ChargePointState, req: dict[str, Any], res: dict[str, Any]
         evse = _dict(component.get("evse"))
         evse_id, raw = _connector_id(evse, "id"), _text(event, "actualValue")
         if evse_id is not None and raw is not None and raw in _STATUSES_2X:
-            _evse_status(cp, evse_id, _integer(evse, "connectorId"), raw,
+            _evse_status(t, evse_id, _integer(evse, "connectorId"), raw,
                          _text(event, "timestamp") or now)
 
 
 # ---- meter values and transactions ----------------------------------------------------------
 
-def _take(cp: ChargePointState, connector_id: int, meter_values: Any, v16: bool, now: str,
+def _take(t: Touched, connector_id: int, meter_values: Any, v16: bool, now: str,
           session: bool = True) -> None:
-    batch = rd.entries(meter_values, v16)
+    batch = rd.batch(meter_values, v16)
     if batch:  # a connector appears only once it has something to show
-        rd.take(cp.connector(connector_id), batch, now, session)
+        rd.take(t.connector(connector_id), batch, now, session)
 
 
 def _end(c: ConnectorState, reason: str, at: str) -> None:
@@ -304,34 +300,34 @@ def _end(c: ConnectorState, reason: str, at: str) -> None:
     _zero_flow(c)
 
 
-def _meter_values_16(cp: ChargePointState, req: dict[str, Any], res: dict[str, Any] | None,
+def _meter_values_16(t: Touched, req: dict[str, Any], res: dict[str, Any] | None,
                      now: str) -> None:
     connector_id = _connector_id(req, "connectorId")
     if connector_id is None:
         return
-    known = cp.connectors.get(connector_id)
+    known = t.cp.connectors.get(connector_id)
     transaction_id = _integer(req, "transactionId")
     # readings of another transaction than the one we track say nothing about its session
     session = transaction_id is None or (
         known is not None and known.transaction_id == str(transaction_id))
-    _take(cp, connector_id, req.get("meterValue"), True, now, session)
+    _take(t, connector_id, req.get("meterValue"), True, now, session)
 
 
-def _meter_values_2x(cp: ChargePointState, req: dict[str, Any], res: dict[str, Any] | None,
+def _meter_values_2x(t: Touched, req: dict[str, Any], res: dict[str, Any] | None,
                      now: str) -> None:
     evse_id = _connector_id(req, "evseId")
     if evse_id is not None:
-        _take(cp, evse_id, req.get("meterValue"), False, now)
+        _take(t, evse_id, req.get("meterValue"), False, now)
 
 
-def _start_16(cp: ChargePointState, req: dict[str, Any], res: dict[str, Any] | None,
+def _start_16(t: Touched, req: dict[str, Any], res: dict[str, Any] | None,
               now: str) -> None:
     """Only an Accepted start opens the transaction: a charger stops a refused one at once
     (its StopTransaction then matches nothing). The tag is recorded either way."""
     connector_id = _connector_id(req, "connectorId")
     if not connector_id:
         return
-    c = cp.connector(connector_id)
+    c = t.connector(connector_id)
     id_tag = _text(req, "idTag")
     if id_tag is not None:
         c.id_tag = id_tag
@@ -348,15 +344,16 @@ def _start_16(cp: ChargePointState, req: dict[str, Any], res: dict[str, Any] | N
     c.session_energy_wh, c.session_seconds = 0.0, 0
 
 
-def _stop_16(cp: ChargePointState, req: dict[str, Any], res: dict[str, Any] | None,
+def _stop_16(t: Touched, req: dict[str, Any], res: dict[str, Any] | None,
              now: str) -> None:
     transaction_id = _integer(req, "transactionId")
-    c = next((c for c in cp.connectors.values()
+    c = next((c for c in t.cp.connectors.values()
               if transaction_id is not None and c.transaction_id == str(transaction_id)), None)
     if c is None:
         return  # not a transaction we opened (refused, or from before central mode)
+    t.hold(c)
     at = _text(req, "timestamp") or now
-    _take(cp, c.connector_id, req.get("transactionData"), True, now)
+    _take(t, c.connector_id, req.get("transactionData"), True, now)
     meter_stop = _meter(req, "meterStop")
     if meter_stop is not None:
         rd.set_register(c, meter_stop)
@@ -380,7 +377,7 @@ def _charging_status(c: ConnectorState, event: str, charging_state: str | None) 
     return None
 
 
-def _transaction_event(cp: ChargePointState, req: dict[str, Any], res: dict[str, Any] | None,
+def _transaction_event(t: Touched, req: dict[str, Any], res: dict[str, Any] | None,
                        now: str) -> None:
     """Started opens the transaction on `evse.id` (meter start: its first energy register
     reading, else the current one). An Updated for a transaction we do not know is adopted
@@ -392,14 +389,15 @@ def _transaction_event(cp: ChargePointState, req: dict[str, Any], res: dict[str,
         return
     at = _text(req, "timestamp") or now
     evse_id = _connector_id(_dict(req.get("evse")), "id")
+    cp = t.cp
     owner = next((c for c in cp.connectors.values() if c.transaction_id == transaction_id),
                  None)
     if evse_id:
-        c = cp.connector(evse_id)
+        c = t.connector(evse_id)
     elif owner is not None:
-        c = owner
+        c = t.hold(owner)
     elif len(cp.outlets()) == 1 or not cp.outlets():
-        c = (cp.outlets() or [cp.connector(1)])[0]
+        c = t.hold(cp.outlets()[0]) if cp.outlets() else t.connector(1)
     else:
         return  # which EVSE? the first event of a transaction must say
     known = c.transaction_id == transaction_id
@@ -409,7 +407,7 @@ def _transaction_event(cp: ChargePointState, req: dict[str, Any], res: dict[str,
     token = _text(_dict(req.get("idToken")), "idToken")
     if token and event != "Ended":  # the tag that ends a transaction is not whose it was
         c.id_tag = token
-    _take(cp, c.connector_id, req.get("meterValue"), False, now, session=known)
+    _take(t, c.connector_id, req.get("meterValue"), False, now, session=known)
     status = _charging_status(c, event, _text(info, "chargingState"))
     if status is not None and c.ocpp_status != "Faulted":
         _set_status(c, status)
@@ -426,10 +424,6 @@ def _transaction_event(cp: ChargePointState, req: dict[str, Any], res: dict[str,
 _V16: dict[str, Handler] = {
     "BootNotification": _boot_16,
     "Heartbeat": _heartbeat,
-    "StatusNotification": _status_16,
-    "MeterValues": _meter_values_16,
-    "StartTransaction": _start_16,
-    "StopTransaction": _stop_16,
     "FirmwareStatusNotification": _status_field("firmware_status", "status"),
     "SignedFirmwareStatusNotification": _status_field("firmware_status", "status"),
     "DiagnosticsStatusNotification": _status_field("diagnostics_status", "status"),
@@ -439,11 +433,19 @@ _V16: dict[str, Handler] = {
 _V2X: dict[str, Handler] = {
     "BootNotification": _boot_2x,
     "Heartbeat": _heartbeat,
+    "FirmwareStatusNotification": _status_field("firmware_status", "status"),
+    "LogStatusNotification": _status_field("diagnostics_status", "status"),
+    "SecurityEventNotification": _status_field("last_security_event", "type"),
+}
+_V16_CONNECTORS: dict[str, ConnectorHandler] = {
+    "StatusNotification": _status_16,
+    "MeterValues": _meter_values_16,
+    "StartTransaction": _start_16,
+    "StopTransaction": _stop_16,
+}
+_V2X_CONNECTORS: dict[str, ConnectorHandler] = {
     "StatusNotification": _status_2x,
     "MeterValues": _meter_values_2x,
     "TransactionEvent": _transaction_event,
     "NotifyEvent": _notify_event,
-    "FirmwareStatusNotification": _status_field("firmware_status", "status"),
-    "LogStatusNotification": _status_field("diagnostics_status", "status"),
-    "SecurityEventNotification": _status_field("last_security_event", "type"),
 }

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from math import isfinite
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -69,21 +70,30 @@ def reading_key(measurand: str, phase: str | None, location: str | None) -> str:
 def number(value: Any) -> float | None:
     """A finite number from a 2.x number or a 1.6 decimal string (a decimal comma is read too:
     some firmware formats with the locale); None for anything else, booleans included."""
-    if isinstance(value, bool):
+    kind = type(value)  # exact types first: what JSON gives, without the isinstance chain
+    if kind is str:
+        return _decimal_text(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is bool:
         return None
-    if isinstance(value, int) and abs(value) > 2**1000:
-        return None  # float() would raise
-    if isinstance(value, int | float):
+    if isinstance(value, int):
+        return float(value) if abs(value) <= 2**1000 else None  # float() would raise
+    if isinstance(value, float):
         out = float(value)
-    elif isinstance(value, str) and len(value) <= 64:
-        text = value.strip()
-        if "," in text and "." not in text:
-            text = text.replace(",", ".")
-        try:
-            out = float(text)
-        except ValueError:
-            return None
-    else:
+        return out if math.isfinite(out) else None
+    return _decimal_text(value) if isinstance(value, str) else None
+
+
+def _decimal_text(value: str) -> float | None:
+    if len(value) > 64:
+        return None
+    text = value.strip()
+    if "," in text and "." not in text:
+        text = text.replace(",", ".")
+    try:
+        out = float(text)
+    except ValueError:
         return None
     return out if math.isfinite(out) else None
 
@@ -92,6 +102,11 @@ def parse_time(text: Any) -> datetime | None:
     """An ISO 8601 timestamp as an aware datetime (no offset is read as UTC), else None."""
     if not isinstance(text, str) or not 8 <= len(text) <= 64:
         return None
+    return _parse_iso(text)
+
+
+@lru_cache(maxsize=256)  # a transaction's start is read again with every reading taken in it
+def _parse_iso(text: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -154,71 +169,197 @@ def _plain(name: str) -> bool:
     return _NAME.fullmatch(name) is not None
 
 
-def _name(item: dict[str, Any], key: str) -> str | Literal[False] | None:
+def _name(raw: Any) -> str | Literal[False] | None:
     """An optional enum field: its name, None when absent or "", False when it is anything
     else (not text, or not a plain name). Reading such a sample with the defaults would file
     an L1 value as the total, or an odd measurand as the energy register: it is dropped."""
-    raw = item.get(key)
     if raw is None or raw == "":
         return None
     return raw if isinstance(raw, str) and _plain(raw) else False
 
 
-def sample(item: Any, v16: bool) -> Sample | None:
-    """One `sampledValue`, or None when it carries no usable number: 1.6 `format: SignedData`
-    (the value is a signed blob), a value that is not a number, a field of the wrong type."""
-    if not isinstance(item, dict):
-        return None
-    if v16 and item.get("format") == "SignedData":
-        return None
-    value = number(item.get("value"))
-    if value is None:
-        return None
-    measurand, phase, location = (_name(item, "measurand"), _name(item, "phase"),
-                                  _name(item, "location"))
+@dataclass(slots=True, frozen=True, eq=False)
+class Shape:
+    """What every sampled value of one shape (measurand, phase, location, unit and multiplier
+    as sent) shares, worked out once per shape (:func:`shape_of`): a charger sends the same ten
+    or so shapes in every message, only the numbers change."""
+
+    measurand: str
+    phase: str | None
+    location: str | None
+    key: str  # reading_key()
+    unit: str | None  # the normalised unit (None: unknown, kept as sent)
+    convert_from: str | None  # the unit the value is in (after natural_unit), for normalise()
+    scale: float | None  # 10.0 ** multiplier, applied first; None when there is none (or 0)
+    factor: float | None  # the unit table's factor; None: normalise() converts (offsets, unknown)
+    slot: int  # the index in MAIN_FIELDS of the main field it may feed, -1 for none
+    score: int | None  # rank for that field on a connector (lower wins), None: does not feed it
+    score_main_meter: int | None  # the same on connector 0
+    line: str | None  # "L1".."L3" when the phase counts as that line (L1-N as L1)
+    exact_line: bool  # the phase is the line itself (L1 beats L1-N)
+
+    def value(self, raw: Any) -> float | None:
+        """A sent value in this shape's normalised unit; None when it is not a usable number."""
+        kind = type(raw)
+        value = raw if kind is float else _decimal_text(raw) if kind is str else number(raw)
+        if value is None:
+            return None
+        if self.scale is not None:
+            value *= self.scale
+        factor = self.factor
+        if factor is None:
+            converted = normalise(value, self.convert_from)
+            return None if converted is None or not isfinite(converted[0]) else converted[0]
+        if factor != 1.0:
+            value *= factor
+        if not isfinite(value):  # also a float sent as inf or nan
+            return None
+        # 1.234 kWh is 1234 Wh, not 1233.9999999999998; round() is costly and a whole number
+        # is its own rounding
+        return value if value.is_integer() else round(value, 6)
+
+
+MAX_SHAPES = 4096  # distinct shapes remembered; a charger with validation off may invent more
+_SHAPES: dict[tuple[str | None, str | None, str | None, str | None, int | None],
+              Shape | None] = {}
+
+
+def shape_of(measurand: Any, phase: Any, location: Any, unit: Any,
+             multiplier: int | None) -> Shape | None:
+    """The :class:`Shape` of a sampled value from its fields as sent (`multiplier` only when it
+    is an integer), None when a sample of that shape is dropped: a name that is not plain text,
+    a unit that is not text, a multiplier beyond ±30. Cached, at most MAX_SHAPES at a time."""
+    exact = True
+    for raw in (measurand, phase, location, unit):
+        if raw is not None and type(raw) is not str:
+            if not isinstance(raw, str):
+                return None  # not text: dropped (and not cached: it may not be hashable)
+            exact = False
+    if not exact:  # a subclass of str (JSON makes none): not cached
+        return _shape(_text(measurand), _text(phase), _text(location), _text(unit), multiplier)
+    key = (measurand, phase, location, unit, multiplier)
+    try:
+        return _SHAPES[key]
+    except KeyError:
+        pass
+    if len(_SHAPES) >= MAX_SHAPES:
+        _SHAPES.clear()  # forget the lot: the shapes in use come back at their next sample
+    found = _SHAPES[key] = _shape(measurand, phase, location, unit, multiplier)
+    return found
+
+
+def _text(raw: Any) -> str | None:
+    return None if raw is None else str(raw)
+
+
+def _shape(measurand_raw: str | None, phase_raw: str | None, location_raw: str | None,
+           unit: str | None, multiplier: int | None) -> Shape | None:
+    measurand, phase, location = _name(measurand_raw), _name(phase_raw), _name(location_raw)
     if measurand is False or phase is False or location is False:
         return None
+    if multiplier is not None and not -30 <= multiplier <= 30:
+        return None  # no meter is that far off: a broken payload
     measurand = measurand or ENERGY_REGISTER
-    unit: Any = item.get("unit")
-    if not v16:
-        unit_of_measure = item.get("unitOfMeasure")
-        unit = None
-        if isinstance(unit_of_measure, dict):
-            unit = unit_of_measure.get("unit")
-            multiplier = unit_of_measure.get("multiplier")
-            if isinstance(multiplier, int) and not isinstance(multiplier, bool):
-                if not -30 <= multiplier <= 30:  # no meter is that far off: a broken payload
-                    return None
-                value *= 10.0 ** multiplier
     if unit is None or unit == "":
         unit = natural_unit(measurand)
-    elif not isinstance(unit, str) or len(unit) > 32:
+    elif len(unit) > 32:
         return None
-    converted = normalise(value, unit)
-    if converted is None:
-        return None
-    return Sample(measurand, phase, location, converted[0], converted[1])
+    normal = normalise(1.0, unit)
+    assert normal is not None  # 1.0 in any unit is finite
+    factor = None
+    if unit is not None and unit.lower() != "fahrenheit" and unit != "K":
+        factor = (_UNITS.get(unit) or _UNITS_ANY_CASE.get(unit.lower()) or (None,))[0]
+    slot, score, score_main_meter = -1, None, None
+    for index, (field, measurands, field_unit, _how) in enumerate(MAIN_FIELDS):
+        if measurand in measurands and normal[1] == field_unit:
+            preference = measurands.index(measurand) * 4  # before the location's rank (0-2)
+            rank, rank_main_meter = (_location_rank(field, location, False),
+                                     _location_rank(field, location, True))
+            slot = index
+            score = None if rank is None else preference + rank
+            score_main_meter = None if rank_main_meter is None else preference + rank_main_meter
+            break
+    line = phase[:2] if phase in ("L1-N", "L2-N", "L3-N") else phase
+    return Shape(measurand, phase, location, reading_key(measurand, phase, location), normal[1],
+                 unit, 10.0 ** multiplier if multiplier else None, factor, slot, score,
+                 score_main_meter, line if line in _LINES else None, phase == line)
 
 
-def entries(meter_values: Any, v16: bool) -> list[tuple[str | None, list[Sample]]]:
-    """The usable samples of each `meterValue` entry with its timestamp, oldest first (in the
+def read(item: Any, v16: bool) -> tuple[Shape, float] | None:
+    """One `sampledValue` as its shape and its normalised value, or None when it carries no
+    usable number: 1.6 `format: SignedData` (the value is a signed blob), a value that is not a
+    number, a field of the wrong type (see :func:`shape_of`)."""
+    if not isinstance(item, dict):
+        return None
+    get = item.get
+    multiplier: Any = None
+    if v16:
+        if get("format") == "SignedData":
+            return None
+        unit = get("unit")
+    else:
+        unit_of_measure = get("unitOfMeasure")
+        unit = None
+        if unit_of_measure is not None and isinstance(unit_of_measure, dict):
+            unit, multiplier = unit_of_measure.get("unit"), unit_of_measure.get("multiplier")
+            if multiplier is not None and type(multiplier) is not int:
+                # a bool, a float, text...: no multiplier (True == 1 must not find 1's shape)
+                multiplier = (int(multiplier) if isinstance(multiplier, int)
+                              and not isinstance(multiplier, bool) else None)
+    key = (get("measurand"), get("phase"), get("location"), unit, multiplier)
+    try:  # the shapes in use are all cached: look them up before checking any field's type
+        shape = _SHAPES[key]
+    except (KeyError, TypeError):  # new, or not hashable (a list where a name should be)
+        shape = shape_of(*key)
+    if shape is None:
+        return None
+    value = shape.value(get("value"))
+    return None if value is None else (shape, value)
+
+
+def sample(item: Any, v16: bool) -> Sample | None:
+    """One `sampledValue` as a :class:`Sample` (see :func:`read`)."""
+    found = read(item, v16)
+    if found is None:
+        return None
+    shape, value = found
+    return Sample(shape.measurand, shape.phase, shape.location, value, shape.unit)
+
+
+Reading = tuple[Shape, float]
+Batch = list[tuple[str | None, list[Reading]]]
+
+
+def batch(meter_values: Any, v16: bool) -> Batch:
+    """The usable readings of each `meterValue` entry with its timestamp, oldest first (in the
     order sent when any timestamp cannot be read); entries without usable samples are dropped."""
     if not isinstance(meter_values, list):
         return []
-    out: list[tuple[str | None, list[Sample]]] = []
+    out: Batch = []
     for entry in meter_values:
-        if not isinstance(entry, dict) or not isinstance(entry.get("sampledValue"), list):
+        if not isinstance(entry, dict):
             continue
-        samples = [s for s in (sample(item, v16) for item in entry["sampledValue"]) if s]
-        if samples:
+        items = entry.get("sampledValue")
+        if not isinstance(items, list):
+            continue
+        readings = [found for item in items if (found := read(item, v16)) is not None]
+        if readings:
             stamp = entry.get("timestamp")
-            out.append((stamp if isinstance(stamp, str) else None, samples))
-    moments = [parse_time(stamp) for stamp, _ in out]
-    known = [moment for moment in moments if moment is not None]
-    if len(known) == len(out):
-        order = sorted(range(len(out)), key=known.__getitem__)  # stable: ties keep their order
-        out = [out[i] for i in order]
+            out.append((stamp if isinstance(stamp, str) else None, readings))
+    if len(out) > 1:
+        moments = [parse_time(stamp) for stamp, _ in out]
+        known = [moment for moment in moments if moment is not None]
+        if len(known) == len(out):
+            order = sorted(range(len(out)), key=known.__getitem__)  # stable: ties keep order
+            out = [out[i] for i in order]
     return out
+
+
+def entries(meter_values: Any, v16: bool) -> list[tuple[str | None, list[Sample]]]:
+    """:func:`batch` as :class:`Sample` objects."""
+    return [(stamp, [Sample(shape.measurand, shape.phase, shape.location, value, shape.unit)
+                     for shape, value in readings])
+            for stamp, readings in batch(meter_values, v16)]
 
 
 # field -> (measurands by preference, normalised unit, how phases combine)
@@ -250,15 +391,6 @@ def _location_rank(field: str, location: str | None, main_meter: bool) -> int | 
     return 1 if main_meter and location == "Inlet" else None
 
 
-def _combine(samples: list[Sample], how: str) -> float | None:
-    for item in samples:
-        if item.phase is None:
-            return item.value  # a total beats adding up phases
-    if how == "first":
-        return samples[0].value
-    return combine_lines(samples, how)
-
-
 def combine_lines(samples: list[Sample], how: str) -> float | None:
     """The sum ("sum") or the highest ("max") of the L1-L3 values (L1-N counts as L1 unless
     L1 itself was sent); None when no line value is among `samples`."""
@@ -272,31 +404,49 @@ def combine_lines(samples: list[Sample], how: str) -> float | None:
     return round(sum(lines.values()), 6) if how == "sum" else max(lines.values())
 
 
-def main_values(samples: list[Sample], main_meter: bool) -> dict[str, float]:
+def main_values(readings: list[Reading], main_meter: bool) -> dict[str, float]:
     """The main figures (ConnectorState field -> value) of one reading set: energy and power
     are the total or else the sum of L1-L3 (L1-N counts as L1 when L1 is absent); current the
     total or else the highest phase; voltage and the others the total or else the first phase
-    sent. A value in the wrong unit for its field (say energy in W) is left out."""
+    sent. A value in the wrong unit for its field (say energy in W) is left out. Of the
+    readings that may feed a field, those of its preferred measurand and location (the lowest
+    score of their shape) do."""
+    best: dict[int, int] = {}
+    chosen: dict[int, list[Reading]] = {}
+    for reading in readings:
+        shape = reading[0]
+        score = shape.score_main_meter if main_meter else shape.score
+        if score is None:
+            continue
+        slot = shape.slot
+        held = best.get(slot)
+        if held is None or score < held:
+            best[slot], chosen[slot] = score, [reading]
+        elif score == held:
+            chosen[slot].append(reading)
     out: dict[str, float] = {}
-    for field, measurands, unit, how in MAIN_FIELDS:
-        best: tuple[int, int] | None = None
-        chosen: list[Sample] = []
-        for item in samples:
-            if item.unit != unit or item.measurand not in measurands:
-                continue
-            rank = _location_rank(field, item.location, main_meter)
-            if rank is None:
-                continue
-            score = (measurands.index(item.measurand), rank)
-            if best is None or score < best:
-                best, chosen = score, [item]
-            elif score == best:
-                chosen.append(item)
-        if chosen:
-            value = _combine(chosen, how)
-            if value is not None:
-                out[field] = value
+    for slot, group in chosen.items():
+        field, _measurands, _unit, how = MAIN_FIELDS[slot]
+        value = _combine(group, how)
+        if value is not None:
+            out[field] = value
     return out
+
+
+def _combine(readings: list[Reading], how: str) -> float | None:
+    for shape, value in readings:
+        if shape.phase is None:
+            return value  # a total beats adding up phases
+    if how == "first":
+        return readings[0][1]
+    lines: dict[str, float] = {}  # as combine_lines, on the lines worked out with the shape
+    for shape, value in readings:
+        line = shape.line
+        if line is not None and (shape.exact_line or line not in lines):
+            lines[line] = value
+    if not lines:
+        return None
+    return round(sum(lines.values()), 6) if how == "sum" else max(lines.values())
 
 
 # ---- taking readings into a connector's state ---------------------------------------------------
@@ -317,17 +467,18 @@ def set_register(c: ConnectorState, wh: float) -> None:
         c.readings[ENERGY_REGISTER] = wh
 
 
-def take(c: ConnectorState, batch: list[tuple[str | None, list[Sample]]], now: str,
-         session: bool = True) -> None:
-    """Every entry of :func:`entries`, oldest first, so the latest reading of each key wins.
+def take(c: ConnectorState, batch: Batch, now: str, session: bool = True) -> None:
+    """Every entry of :func:`batch`, oldest first, so the latest reading of each key wins.
     Readings taken in a transaction (when `session`) move its session energy and duration; the
     first energy register reading of a transaction whose start meter is unknown becomes it."""
-    for stamp, samples in batch:
-        for item in samples:
-            key = item.key
-            if key in c.readings or len(c.readings) < MAX_READINGS:
-                c.readings[key] = item.value
-        values = main_values(samples, main_meter=c.connector_id == 0)
+    readings_of = c.readings
+    main_meter = c.connector_id == 0
+    for stamp, readings in batch:
+        for shape, value in readings:
+            key = shape.key
+            if key in readings_of or len(readings_of) < MAX_READINGS:
+                readings_of[key] = value
+        values = main_values(readings, main_meter)
         for name, value in values.items():
             setattr(c, name, value)
         c.readings_at = stamp or now
