@@ -12,16 +12,29 @@ test compares this with the full snapshot over thousands of fuzzed messages
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
-from operator import attrgetter
 from typing import Any
 
 from .state import ChargePointState, ConnectorState
 
+
+def _getter(cls: type, leave_out: tuple[str, ...] = ()) -> Callable[[Any], tuple[Any, ...]]:
+    """A function returning every field of a `cls` instance but `leave_out`, as a tuple.
+    Generated as `lambda o: (o.a, o.b, ...)` (as dataclasses makes its methods): the
+    interpreter specialises each attribute load, which makes it about 2.5 times as cheap as
+    operator.attrgetter over 31 names, and snapshots run twice for every message."""
+    names = [f.name for f in fields(cls) if f.name not in leave_out]
+    if not all(name.isidentifier() for name in names):  # the class's own fields: never input
+        raise ValueError(f"not a field name among {names}")
+    getter: Callable[[Any], tuple[Any, ...]] = eval(
+        "lambda o: (" + "".join(f"o.{name}, " for name in names) + ")")
+    return getter
+
+
 # every field at once; the dicts are copied since they change in place
-CP_FIELDS = attrgetter(*(f.name for f in fields(ChargePointState)
-                         if f.name not in ("connectors", "last_seen")))
-_CONNECTOR_FIELDS = attrgetter(*(f.name for f in fields(ConnectorState)))
+CP_FIELDS = _getter(ChargePointState, ("connectors", "last_seen"))
+_CONNECTOR_FIELDS = _getter(ConnectorState)
 
 ConnectorSnapshot = tuple[tuple[Any, ...], dict[str, float], dict[str, str]]
 Snapshot = tuple[Any, dict[int, ConnectorSnapshot]]
