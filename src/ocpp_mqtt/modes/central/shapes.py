@@ -156,7 +156,13 @@ def read(items: list[Any], v16: bool) -> tuple[list[Shape], list[float]]:
         if kind is float:
             value = raw
         elif kind is str:
-            value = decimal_text(raw)
+            if len(raw) <= 64 and "," not in raw:  # decimal_text() without the comma case
+                try:
+                    value = float(raw)  # strips the same white space as str.strip()
+                except ValueError:
+                    continue
+            else:
+                value = decimal_text(raw)
         elif kind is int and -_HUGE <= raw <= _HUGE:
             value = float(raw)
         else:
@@ -174,9 +180,10 @@ def read(items: list[Any], v16: bool) -> tuple[list[Shape], list[float]]:
         else:
             if factor != 1.0:
                 value *= factor
-            if not isfinite(value):  # also a float sent as inf or nan
+            if not isfinite(value):  # also a number sent as inf or nan
                 continue
-            value = round6(value)  # 1.234 kWh is 1234 Wh, not 1233.9999999999998
+            if not value.is_integer():  # a whole number is its own rounding
+                value = round6(value)  # 1.234 kWh is 1234 Wh, not 1233.9999999999998
         shapes.append(shape)
         values.append(value)
     return shapes, values
