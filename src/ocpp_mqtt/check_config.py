@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr, ValidationError
 
 from .config import ConfigError, Settings, did_you_mean, load_settings
+from .listeners import ListenerSpec
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
@@ -64,7 +65,10 @@ def mask(name: str, value: Any) -> Any:
 
 
 def _show(name: str, value: Any) -> str:
-    if name == "listeners":  # the tables as written, without the defaults of each key
+    if name == "listeners" and isinstance(value, list) and all(
+            isinstance(spec, ListenerSpec) for spec in value):
+        # the tables as written, without the defaults of each key (a rejected value, which is
+        # the raw input, is shown as given)
         return str([spec.model_dump(mode="json", exclude_defaults=True) for spec in value])
     shown = mask(name, value)
     if isinstance(shown, Path):

@@ -144,3 +144,17 @@ def test_tls_files_without_mqtts_are_warned_about(capsys: pytest.CaptureFixture[
     code, _, err = check(capsys, "--mqtt-ca", str(tmp_path / "ca.pem"))
     assert code == 0
     assert "warning: mqtt_ca set but mqtt is not mqtts://: ignored" in err
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    ("x", "listeners = 'x': expected a JSON list of tables"),
+    ('[{"address": "0.0.0.0:9001", "profile": 7}]', "listeners.0.profile = 7: "),
+    ("5", "listeners = 5: "),
+])
+def test_a_rejected_listeners_value_is_listed_not_a_crash(
+        capsys: pytest.CaptureFixture[str], value: str, shown: str) -> None:
+    """check-config showed `listeners` as ListenerSpec objects, also when it was the rejected
+    raw input (a string, a number): a traceback instead of the error `serve` gives."""
+    code, out, err = check(capsys, "--listeners", value)
+    assert code == 2 and not out
+    assert f"  --listeners: {shown}" in err
