@@ -200,3 +200,48 @@ async def test_security_event_example(make_gateway: Any, backend: Any, tmp_path:
     _differ(example, event)
     same = ("event", "identity", "gateway", "profile", "status", "reason")
     assert {k: event[k] for k in same} == {k: example[k] for k in same}
+
+
+def _mirror_lines() -> list[tuple[str, dict[str, Any]]]:
+    """The proxy mirror example: (topic, envelope) with `{...}`/`...` read as placeholders."""
+    block = block_after("Proxy mode: keep the vendor's CSMS, see and steer on MQTT",
+                        "**Mirror.**", lang="")
+    found = []
+    for line in block.strip().splitlines():
+        topic, text = line.split(None, 1)
+        text = text.replace("{...}", "{}").replace(":...", ":0")
+        found.append((topic, orjson.loads(text)))
+    return found
+
+
+async def test_proxy_mirror_example(make_gateway: Any, backend: Any) -> None:
+    """The four mirrored frames of "Mirror": same topics, same keys, same origins."""
+    from .csms import Csms
+
+    lines = _mirror_lines()
+    assert len(lines) == 4
+    csms = await Csms().start()
+    try:
+        gw = await make_gateway(mode="proxy", upstream=csms.url)
+        await backend.subscribe(gw.prefix + "#")
+        async with connect(gw.url("CP1"), ["ocpp1.6"]) as ws:
+            await ws.send('[2,"19","MeterValues",{"connectorId":1,"meterValue":[{"timestamp":'
+                          '"2026-01-01T10:00:00Z","sampledValue":[{"value":"1"}]}]}]')
+            assert (await recv_json(ws))[:2] == [3, "19"]
+            await csms.send("CP1", '[2,"a7c1","ChangeConfiguration",{"key":"K","value":"1"}]')
+            await recv_json(ws)
+            await ws.send('[3,"a7c1",{"status":"Accepted"}]')
+            await csms.wait_for(lambda f: f[:2] == [3, "a7c1"])
+        seen: list[tuple[str, dict[str, Any]]] = []
+        for topic, example in lines:
+            real = gw.prefix + topic.removeprefix("ocpp/")
+            message = await backend.wait_for(
+                real, where=lambda b, e=example: (b["MessageTypeId"], b.get("Origin")) == (
+                    e["MessageTypeId"], e["Origin"]))
+            seen.append((topic, message))
+            assert set(message) == set(example), (topic, message, example)
+            assert {k: message[k] for k in ("Origin", "Action") if k in example} == {
+                k: example[k] for k in ("Origin", "Action")}
+            assert message.get("To") == example.get("To")
+    finally:
+        await csms.stop()
