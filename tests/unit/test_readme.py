@@ -103,3 +103,16 @@ def test_profiles_default_per_mode() -> None:
     assert load_settings(None, mode="relay").active_profiles == ["emqx"]
     assert load_settings(None, mode="central").active_profiles == [
         "emqx", "native", "homeassistant"]
+
+
+def test_emqx_migration_table_names_real_options() -> None:
+    """docs/migrate-from-emqx.md maps EMQX keys to options: every option it names exists."""
+    from ocpp_mqtt.config import ListenerSpec
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "migrate-from-emqx.md").read_text()
+    table = doc[doc.index("| EMQX | default there | ocpp-mqtt | notes |"):].split("\n\n")[0]
+    known = set(Settings.model_fields) | set(ListenerSpec.model_fields)
+    named = [name for line in table.splitlines()[2:]
+             for name in re.findall(r"`([a-z_]+)`", line.strip().strip("|").split("|")[2])]
+    assert len(named) > 20
+    assert not [n for n in named if n not in known], [n for n in named if n not in known]
