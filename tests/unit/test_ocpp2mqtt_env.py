@@ -217,3 +217,44 @@ def test_bug_16_mqtt_tls_layers_over_the_env(monkeypatch: pytest.MonkeyPatch) ->
         True, "broker.lan", 8883, "ev")
     assert str(s.mqtt_ca) == "/etc/ssl/certs/ca.pem"
     assert s.mode == "central"  # the rest of the ocpp2mqtt layer stays
+
+
+def test_readme_variable_defaults_are_applied(monkeypatch: pytest.MonkeyPatch) -> None:
+    """README "Variables": with none of ocpp2mqtt's variables set, each option it maps one to
+    takes the default the table gives (ocpp2mqtt's own), so an .env that relied on a default
+    behaves as under ocpp2mqtt."""
+    import re
+
+    from ocpp_mqtt.config import Settings, load_settings
+    from tests.readme_examples import section
+
+    for name in list(os.environ):
+        if name.startswith(("MQTT_", "LISTEN_", "OCPP_", "LOG_", "AUTHORIZED", "EXPECTED")):
+            monkeypatch.delenv(name)
+    settings = load_settings(None, compat="ocpp2mqtt")
+    table = section("Variables").strip().split("\n\n")[0]
+    checked = 0
+    for line in table.splitlines()[2:]:
+        _names, default, becomes = [c.strip() for c in line.strip().strip("|").split("|")][:3]
+        defaults = re.findall(r"`([^`]*)`", default)
+        options = [o for o in re.findall(r"`(\w+)`", becomes) if o in Settings.model_fields]
+        if "when set; unset" in becomes:  # the gateway's default applies: check it is stated
+            option = options[0]
+            assert f"{getattr(settings, option):g} s" in becomes, line
+        elif becomes.startswith("`mqtt = "):
+            assert settings.mqtt == "mqtt://{}:{}".format(*defaults), line
+        elif options == ["listen"]:
+            assert settings.listen == "{}:{}".format(*defaults), line
+        elif len(options) == len(defaults) and options:
+            for option, text in zip(options, defaults, strict=True):
+                value = getattr(settings, option)
+                if isinstance(value, list | dict):
+                    assert not value and text == "[]", line
+                elif isinstance(value, str):
+                    assert value == text.lower() or value == text, line
+                else:
+                    assert value == float(text), (line, value)
+        else:
+            continue
+        checked += 1
+    assert checked >= 10, checked
