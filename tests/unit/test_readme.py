@@ -116,3 +116,20 @@ def test_emqx_migration_table_names_real_options() -> None:
              for name in re.findall(r"`([a-z_]+)`", line.strip().strip("|").split("|")[2])]
     assert len(named) > 20
     assert not [n for n in named if n not in known], [n for n in named if n not in known]
+
+
+def test_development_layout_names_real_files() -> None:
+    """Every file the README's Development section names exists where the bullet says."""
+    root = Path(__file__).resolve().parents[2]
+    text = README[README.index("\n## Development\n"):README.index("\n### Soak and fault tests")]
+    files = [p.relative_to(root).as_posix() for p in (root / "src").rglob("*") if p.is_file()]
+    missing = [name for name in re.findall(r"`([\w/.-]+\.(?:py|js|css|html))`", text)
+               if not (root / name).is_file() and not any(f.endswith("/" + name) for f in files)]
+    assert not missing, f"README's Development section names files that do not exist: {missing}"
+
+
+def test_make_targets_named_exist() -> None:
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z][\w-]*):", makefile, re.MULTILINE))
+    named = set(re.findall(r"\bmake ([a-z][\w-]*)", README))
+    assert named and named <= targets, named - targets
