@@ -147,3 +147,30 @@ def test_toml_snippet_is_a_valid_config(where: str, snippet: str, in_tmp: Path,
     status = main(["check-config", "--config", str(config)])
     out = capsys.readouterr()
     assert status == 0, f"{where}\n{snippet}\n{out.out}{out.err}"
+
+
+def _variables() -> list[tuple[str, str, str]]:
+    found = set()
+    for doc in DOCS:
+        for name, value in re.findall(r"(OCPP_MQTT_[A-Z_]+)=([^`\s)]+)", doc.read_text()):
+            found.add((doc.name, name, value.replace("<identity>", "CP1")))
+    return sorted(found)
+
+
+VARIABLES = _variables()
+
+
+@pytest.mark.parametrize(("where", "name", "value"), VARIABLES,
+                         ids=[f"{w}:{n}" for w, n, _ in VARIABLES])
+def test_environment_examples_are_accepted(where: str, name: str, value: str, in_tmp: Path,
+                                           monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Each `OCPP_MQTT_X=value` of the docs names an option and is a value it takes (in the
+    mode its page is about: ocpp2mqtt's pages with --compat, profiles in central mode)."""
+    assert len(VARIABLES) >= 5
+    monkeypatch.setenv(name, value)
+    extra = (["--compat", "ocpp2mqtt"] if "ocpp2mqtt" in value or "ocpp2mqtt" in where
+             else [])
+    status = main(["check-config", *extra])
+    out = capsys.readouterr()
+    assert status == 0, f"{where}: {name}={value}\n{out.out}{out.err}"
