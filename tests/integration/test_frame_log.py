@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from ocpp import v16, v201
 from ocpp.routing import on
 
 from tests.conftest import Backend, Mosquitto, basic_auth, free_port
+from tests.readme_examples import block_after
 
 from .ocpp_client import running
 from .wsutil import connect, raw_handshake, recv_json, until
@@ -146,6 +148,12 @@ async def test_frame_log_to_stderr_in_text_format(make_gateway: Any,
         assert (await recv_json(ws))[:3] == [4, "x1", "NotSupported"]
     err = capfd.readouterr().err
     assert ' T1 in  <- [2,"h1","Heartbeat",{}]' in err
+    # the README's example line, the same but for its time, identity and id
+    shown = block_after("Frame log", "one line each", lang="").splitlines()[0]
+    stamp, rest = shown.split(" ", 1)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp)
+    expected = re.escape(rest.replace("CP001", "T1").replace('"19"', '"h1"'))
+    assert re.search(r"^\d{4}-\d\d-\d\dT[\d:.]+Z " + expected + "$", err, re.MULTILINE), err
     assert SECRET not in err and ' T1 in  <- [2,"x1","ChangeConfiguration",' in err
 
 
