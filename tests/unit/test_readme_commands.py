@@ -15,7 +15,8 @@ import pytest
 from ocpp_mqtt.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
+        *sorted((ROOT / "examples").glob("*/README.md"))]
 FENCE = re.compile(r"^ *```([a-z]*)\n(.*?)^ *```", re.MULTILINE | re.DOTALL)
 
 
@@ -40,6 +41,12 @@ def _shell_lines(text: str) -> list[str]:
 SUBCOMMANDS = ("serve", "check-config", "simulate", "credentials")
 
 
+def _label(doc: Path) -> str:
+    """README.md, production.md, home-assistant/README.md: short, and unique."""
+    return doc.name if doc.name != "README.md" or doc.parent == ROOT else \
+        f"{doc.parent.name}/{doc.name}"
+
+
 def _commands() -> list[tuple[str, list[str]]]:
     found = []
     for doc in DOCS:
@@ -49,13 +56,16 @@ def _commands() -> list[tuple[str, list[str]]]:
                 argv = ["ocpp-mqtt", "serve", *shlex.split(args)]
             if argv[1] not in SUBCOMMANDS or argv[1:] == ["credentials"]:
                 continue  # prose or output quoted in code (`ocpp-mqtt simulate: error: ...`)
-            found.append((f"{doc.name}: {shlex.join(argv)}", argv[1:]))
+            found.append((f"{_label(doc)}: {shlex.join(argv)}", argv[1:]))
     return found
 
 
 def _config_file(where: str, path: str) -> str:
-    """The TOML block of the same document that begins with `# <path>`, else nothing."""
-    doc = next(d for d in DOCS if where.startswith(d.name + ":"))
+    """The file of that name beside the document (examples/), the TOML block of the document
+    that begins with `# <path>`, else nothing."""
+    doc = next(d for d in DOCS if where.startswith(_label(d) + ":"))
+    if (doc.parent / path).is_file() and doc.parent != ROOT:
+        return (doc.parent / path).read_text()
     for m in FENCE.finditer(doc.read_text()):
         if m.group(1) == "toml" and m.group(2).startswith(f"# {path} "):
             return m.group(2)
@@ -90,7 +100,8 @@ def test_command_line_parses(where: str, argv: list[str], in_tmp: Path,
             index = argv.index("--config") + 1
             local = in_tmp / argv[index].lstrip("/")
             local.parent.mkdir(parents=True, exist_ok=True)
-            local.write_text(_config_file(where, argv[index]))
+            # a container's volume (/data) is this test's directory
+            local.write_text(_config_file(where, argv[index]).replace('"/data/', f'"{in_tmp}/'))
             argv = [*argv[:index], str(local), *argv[index + 1:]]
         status = main(["check-config", *argv[1:]])
         out = capsys.readouterr()
