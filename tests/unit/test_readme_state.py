@@ -38,3 +38,19 @@ def test_fields_central_mode_reads_into_exist() -> None:
     sources = {"type"}  # SecurityEventNotification's, read into last_security_event
     unknown = named - CHARGE_POINT - CONNECTOR - sources
     assert not unknown, f"fields the README says central mode sets, which do not exist: {unknown}"
+
+
+def test_command_statuses_are_the_gateways() -> None:
+    """"Commands (profile `native`)" and the ThingsBoard RPC section list the statuses a
+    command result can have: exactly modes/calls.py's."""
+    from ocpp_mqtt.modes import calls
+
+    statuses = {v for k, v in vars(calls).items() if k.isupper() and isinstance(v, str)}
+    for heading, marker in (("Commands (profile `native`)", "`status` is"),
+                            ("RPC: commands from ThingsBoard", "`status` is")):
+        text = section(heading)
+        sentence = text[text.index(marker):].split(".\n")[0].split(". ")[0]
+        named = set(re.findall(r"`(\w+)`", sentence)) - {"status", "result", "error", "code",
+                                                        "description", "details", "reason",
+                                                        "call_timeout", "limit_min_interval"}
+        assert named == statuses, (heading, named ^ statuses)
