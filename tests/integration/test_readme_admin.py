@@ -180,3 +180,14 @@ async def test_metrics_table_is_what_metrics_serves(make_gateway: Any, tmp_path:
                 problems.append(f"{name}: labels {served_labels}, README {labels}")
                 break
     assert not problems, "\n".join(problems)
+
+
+async def test_endpoint_table_is_the_routes(gateway: Any) -> None:
+    """The README's Endpoints table lists every route of the admin listener, and no other."""
+    table = section("Endpoints")
+    listed = set(re.findall(r"^\| `(GET|POST|PUT|DELETE) (/[^`]*)` \|", table, re.MULTILINE))
+    admin_server = gateway.gateway.admin
+    routes = {(route.method, route.resource.canonical) for route in admin_server.app.router.routes()
+              if route.method not in ("HEAD", "OPTIONS")}
+    routes = {(m, p) for m, p in routes if not p.startswith("/ui/")}  # the dashboard's files
+    assert len(listed) >= 12 and listed == routes, listed ^ routes
