@@ -191,3 +191,21 @@ async def test_endpoint_table_is_the_routes(gateway: Any) -> None:
               if route.method not in ("HEAD", "OPTIONS")}
     routes = {(m, p) for m, p in routes if not p.startswith("/ui/")}  # the dashboard's files
     assert len(listed) >= 12 and listed == routes, listed ^ routes
+
+
+async def test_credentials_put_example(gateway: Any) -> None:
+    """"Provisioning over MQTT and the admin API": the curl line and the answer it shows."""
+    text = section("Provisioning over MQTT and the admin API")
+    line = re.search(r"curl -s -X PUT .*? -d '(.*?)' \\\n\s*http://127\.0\.0\.1:8080(\S+)\n"
+                     r"# (\{.*\})", text)
+    assert line
+    shown = re.sub(r'"<(\d+) characters[^"]*>"', r'"\1"', line.group(3))
+    example = orjson.loads(shown)
+    async with admin(gateway.admin_url) as api:
+        reply = await api.request("PUT", line.group(2), data=line.group(1).encode())
+    assert reply.status == 200, reply.text
+    assert set(reply.body) == set(example)
+    assert {k: reply.body[k] for k in ("identity", "kind")} == {
+        k: example[k] for k in ("identity", "kind")}
+    assert len(reply.body["password"]) == int(example["password"])
+    assert reply.headers["Cache-Control"] == "no-store"
