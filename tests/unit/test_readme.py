@@ -133,3 +133,27 @@ def test_make_targets_named_exist() -> None:
     targets = set(re.findall(r"^([a-z][\w-]*):", makefile, re.MULTILINE))
     named = set(re.findall(r"\bmake ([a-z][\w-]*)", README))
     assert named and named <= targets, named - targets
+
+
+def test_limits_table_defaults() -> None:
+    """README "Limits": the defaults it states in words are the settings' defaults."""
+    text = README[README.index("\n## Limits\n"):README.index("\n## Topic safety")]
+    units = {"KiB": 1024, "s": 1}
+    checked = 0
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or not cells[1].startswith("`"):
+            continue
+        first = re.match(r"`(\w+)`", cells[1])
+        assert first, line
+        default = Settings.model_fields[first.group(1)].default
+        stated = cells[2]
+        if stated == "off":
+            assert not default, line
+        elif (m := re.fullmatch(r"([\d,]+)(?: (KiB|s))?", stated)):
+            assert int(m.group(1).replace(",", "")) * units.get(m.group(2) or "s", 1) == \
+                default, line
+        else:
+            continue
+        checked += 1
+    assert checked >= 5, checked
