@@ -31,6 +31,22 @@ def check_port_free(host: str, port: int) -> None:
                               f"{exc.strerror}") from exc
 
 
+def _own_retained_only(broker: Any) -> Any:
+    """amqtt 0.12.1's Broker, sending a client the retained messages of its own subscriptions
+    only. At every CONNECT it replays the retained messages matching any filter any client
+    subscribed (the gateway's own `ocpp/gateway/+/status`, ...): a new `mosquitto_sub -t x/#`
+    got the gateway's status, and `-t 'ocpp/#'` got it twice."""
+
+    class Broker(broker):  # type: ignore[misc]
+        async def _publish_retained_messages_for_subscription(
+                self, subscription: tuple[str, int], session: Any) -> None:
+            holders = self._subscriptions.get(subscription[0], ())
+            if any(holder.client_id == session.client_id for holder, _ in holders):
+                await super()._publish_retained_messages_for_subscription(subscription, session)
+
+    return Broker
+
+
 class EmbeddedBroker:
     def __init__(self, host: str, port: int) -> None:
         self.host = host
@@ -49,7 +65,7 @@ class EmbeddedBroker:
                 "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
             },
         }
-        self._broker = Broker(config)
+        self._broker = _own_retained_only(Broker)(config)
         await self._broker.start()
 
     async def stop(self) -> None:
