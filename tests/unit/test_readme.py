@@ -107,7 +107,7 @@ def test_profiles_default_per_mode() -> None:
 
 def test_emqx_migration_table_names_real_options() -> None:
     """docs/migrate-from-emqx.md maps EMQX keys to options: every option it names exists."""
-    from ocpp_mqtt.config import ListenerSpec
+    from ocpp_mqtt.listeners import ListenerSpec
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "migrate-from-emqx.md").read_text()
     table = doc[doc.index("| EMQX | default there | ocpp-mqtt | notes |"):].split("\n\n")[0]
