@@ -47,3 +47,37 @@ def test_json_keys_named_in_the_readme_exist() -> None:
     from ocpp_mqtt.simulate.stats import VersionStats
 
     assert set(keys) <= set(VersionStats().summary()), keys
+
+
+def test_flag_defaults_are_the_parsers() -> None:
+    """The Simulator table's default column: a `literal` is what the flag defaults to, in the
+    form a user would type it (a Span `60-600`, a list `1.6,2.0.1,2.1`)."""
+    import argparse
+
+    from ocpp_mqtt.simulate.options import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    text = section("Simulator")
+    table = text[text.index("| flag | default | meaning |"):].split("\n\n")[0]
+    wrong, checked = [], 0
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        flag = re.findall(r"`(--[\w-]+)`", cells[0])[-1]
+        action = next(a for a in parser._actions if flag in a.option_strings)
+        literal = re.fullmatch(r"`([^`]*)`", cells[1])
+        if literal is None:  # off, none, random, no limit, the Boot answer's
+            if action.default not in (None, False):
+                wrong.append(f"{flag}: README {cells[1]!r}, default {action.default!r}")
+            continue
+        default = action.default
+        shown = ",".join(default) if isinstance(default, list) else str(default)
+        if hasattr(default, "low"):  # a Span
+            shown = f"{default.low:g}-{default.high:g}" if default.low != default.high \
+                else f"{default.low:g}"
+        if isinstance(default, float):
+            shown = f"{default:g}"
+        if shown != literal.group(1):
+            wrong.append(f"{flag}: README {literal.group(1)!r}, default {default!r}")
+        checked += 1
+    assert checked >= 20 and not wrong, wrong
