@@ -54,3 +54,17 @@ def test_command_statuses_are_the_gateways() -> None:
                                                         "description", "details", "reason",
                                                         "call_timeout", "limit_min_interval"}
         assert named == statuses, (heading, named ^ statuses)
+
+
+def test_identity_examples() -> None:
+    """"Topics and payloads" (ID-03): the README's path and escaping examples."""
+    from ocpp_mqtt.ocppj.identity import escape_topic_level, identity_from_path
+
+    text = section("Topics and payloads")
+    example = re.search(r"\(`(/ocpp/\S+)` → `(\S+)`\)", text)
+    assert example
+    assert identity_from_path(example.group(1)) == example.group(2)
+    pairs = re.findall(r"identity `(\S+)` is `(\S+)` in topics, `(\S+)` is `(\S+)`", text)
+    assert pairs
+    for raw, escaped, raw2, escaped2 in pairs:
+        assert escape_topic_level(raw) == escaped and escape_topic_level(raw2) == escaped2
