@@ -101,3 +101,10 @@ def same_shape(example: dict[str, Any], actual: dict[str, Any], *, subset: bool 
         problems += [f"{key!r}: sent by the gateway, not in the README example"
                      for key in actual if key not in example]
     return problems
+
+
+def assert_same_shape(example: dict[str, Any], actual: dict[str, Any], **kwargs: Any) -> None:
+    """Fail with both messages and every difference (`same_shape`'s options)."""
+    problems = same_shape(example, actual, **kwargs)
+    assert not problems, (f"README example and the gateway differ:\n  README:  {example}\n"
+                          f"  gateway: {actual}\n  " + "\n  ".join(problems))

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from tests.readme_examples import block_after, json_objects, same_shape, section
+from tests.readme_examples import assert_same_shape, block_after, json_objects, section
 
 from .admin_client import EventReader, admin
 from .wsutil import connect, recv_json
@@ -20,11 +20,6 @@ ADMIN = "Admin API and metrics"
 PROBES = "Broker outages, restarts and probes"
 BOOT = '{"chargePointVendor":"V","chargePointModel":"M"}'
 
-
-def _differ(example: dict[str, Any], actual: dict[str, Any], **kwargs: Any) -> None:
-    problems = same_shape(example, actual, **kwargs)
-    assert not problems, (f"README example and the gateway differ:\n  README:  {example}\n"
-                          f"  gateway: {actual}\n  " + "\n  ".join(problems))
 
 
 def _curl_paths(text: str) -> list[tuple[str, str, str | None]]:
@@ -61,18 +56,19 @@ async def test_admin_examples(make_gateway: Any, backend: Any) -> None:
         assert (await recv_json(ws))[1] == "s1"
         path, _ = curls[("GET", "/api/v1/status")]
         status = (await api.get(path)).body
-        _differ(status_ex, status, nullable=frozenset({"outbox"}))
+        assert_same_shape(status_ex, status, nullable=frozenset({"outbox"}))
         for key in ("mqtt", "charge_points"):
-            _differ(status_ex[key], status[key], nullable=frozenset({"down_since"}))
-        _differ(status_ex["charge_points"]["by_version"], status["charge_points"]["by_version"])
+            assert_same_shape(status_ex[key], status[key], nullable=frozenset({"down_since"}))
+        assert_same_shape(status_ex["charge_points"]["by_version"],
+                          status["charge_points"]["by_version"])
         path, _ = curls[("GET", "/api/v1/charge-points")]
         listing = (await api.get(path)).body
-        _differ(list_ex, listing)
+        assert_same_shape(list_ex, listing)
         assert (listing["total"], listing["limit"], len(listing["items"])) == (2, 1, 1)
         item, item_ex = listing["items"][0], list_ex["items"][0]
-        _differ(item_ex, item)
+        assert_same_shape(item_ex, item)
         # relay mode keeps no readings: power_w, energy_wh are null there (the README says so)
-        _differ(item_ex["connectors"][0], item["connectors"][0],
+        assert_same_shape(item_ex["connectors"][0], item["connectors"][0],
                 nullable=frozenset({"power_w", "energy_wh", "transaction_id"}))
         assert item["connectors"][0]["status"] == "Charging"
         # a MeterValues awaiting its answer, as in the example's `pending`
@@ -81,14 +77,14 @@ async def test_admin_examples(make_gateway: Any, backend: Any) -> None:
         await asyncio.sleep(0.1)
         path, _ = curls[("GET", "/api/v1/charge-points/CP001")]
         detail = (await api.get(path)).body
-        _differ(detail_ex, detail, nullable=frozenset({"state"}))
-        _differ(detail_ex["connectors"][0], detail["connectors"][0],
+        assert_same_shape(detail_ex, detail, nullable=frozenset({"state"}))
+        assert_same_shape(detail_ex["connectors"][0], detail["connectors"][0],
                 nullable=frozenset({"power_w", "energy_wh", "transaction_id"}))
         for key in ("counters", "pending"):
-            _differ(detail_ex[key], detail[key], nullable=frozenset({"to_charge_point"}))
-        _differ(detail_ex["pending"]["from_charge_point"][0],
+            assert_same_shape(detail_ex[key], detail[key], nullable=frozenset({"to_charge_point"}))
+        assert_same_shape(detail_ex["pending"]["from_charge_point"][0],
                 detail["pending"]["from_charge_point"][0])
-        _differ(detail_ex["frames"][0], detail["frames"][-1])
+        assert_same_shape(detail_ex["frames"][0], detail["frames"][-1])
         # the Reset of the /call example, answered by the charge point
         path, body = curls[("POST", "/api/v1/charge-points/CP001/call")]
         assert body is not None
@@ -98,7 +94,7 @@ async def test_admin_examples(make_gateway: Any, backend: Any) -> None:
         assert frame[2:] == ["Reset", {"type": "Soft"}]
         await ws.send(orjson.dumps([3, frame[1], {"status": "Accepted"}]).decode())
         called = (await answer).body
-        _differ(call_ex, called)
+        assert_same_shape(call_ex, called)
         assert {k: called[k] for k in ("identity", "status", "action", "result")} == {
             k: call_ex[k] for k in ("identity", "status", "action", "result")}
         path, body = curls[("POST", "/api/v1/charge-points/CP001/kick")]
@@ -126,10 +122,10 @@ async def test_stream_example(make_gateway: Any) -> None:
             await ws.send('[2,"h1","Heartbeat",{}]')
             frame = await reader.wait(events[0][0], direction="in")
         gone = await reader.wait(events[1][0])
-    _differ(frame_ex, frame)
+    assert_same_shape(frame_ex, frame)
     assert {k: frame[k] for k in ("identity", "direction", "text")} == {
         k: frame_ex[k] for k in ("identity", "direction", "text")}
-    _differ(gone_ex, gone, subset=True)
+    assert_same_shape(gone_ex, gone, subset=True)
     assert gone["reason"] == gone_ex["reason"]
 
 
@@ -143,8 +139,8 @@ async def test_probe_example(make_gateway: Any) -> None:
                 assert resp.status == 200, url
                 body = await resp.json()
             # a healthy gateway: no reason, no outage
-            _differ(example, body, nullable=frozenset({"reason"}))
-            _differ(example["mqtt"], body["mqtt"], nullable=frozenset({"down_since"}))
+            assert_same_shape(example, body, nullable=frozenset({"reason"}))
+            assert_same_shape(example["mqtt"], body["mqtt"], nullable=frozenset({"down_since"}))
 
 
 async def test_metrics_table_is_what_metrics_serves(make_gateway: Any, tmp_path: Any) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from tests.conftest import Backend
-from tests.readme_examples import block_after, json_objects, partial, same_shape, section
+from tests.readme_examples import assert_same_shape, block_after, json_objects, partial, section
 
 from .test_central import call, meter
 from .wsutil import connect, recv_json
@@ -19,11 +19,6 @@ from .wsutil import connect, recv_json
 STATE = "Native state topics (profile `native`)"
 COMMANDS = "Commands (profile `native`)"
 
-
-def _differ(example: dict[str, Any], actual: dict[str, Any], **kwargs: Any) -> None:
-    problems = same_shape(example, actual, **kwargs)
-    assert not problems, (f"README example and the gateway differ:\n  README:  {example}\n"
-                          f"  gateway: {actual}\n  " + "\n  ".join(problems))
 
 
 async def _session(ws: Any) -> None:
@@ -61,7 +56,7 @@ async def test_connector_state_and_transaction_record(make_gateway: Any, backend
                                        where=lambda b: b["session_energy_wh"] == 1500.0)
         # the README's connector, its numbers too: the readings of the session above
         assert partial(connector_block)
-        _differ(connector, state, subset=True)
+        assert_same_shape(connector, state, subset=True)
         assert {k: state[k] for k in connector if k not in ("transaction_id",)} == {
             k: v for k, v in connector.items() if k != "transaction_id"}
         assert state["transaction_id"] == str(tx)
@@ -70,7 +65,7 @@ async def test_connector_state_and_transaction_record(make_gateway: Any, backend
             "idTag": "RFID-1"})
     ended = await backend.wait_for(gw.prefix + "transactions/CP1",
                                    where=lambda b: b["event"] == "ended")
-    _differ(record, ended)
+    assert_same_shape(record, ended)
     assert {k: v for k, v in ended.items() if k != "transaction_id"} == {
         k: v for k, v in record.items() if k != "transaction_id"}
 
@@ -97,7 +92,7 @@ async def test_command_example_and_set_topics(make_gateway: Any, backend: Backen
         await ws.send(orjson.dumps([3, frame[1], {"status": "Accepted"}]).decode())
         result = await backend.wait_for(topic(result_line.group(1)))
         example = orjson.loads(result_line.group(2))
-        _differ(example, result)
+        assert_same_shape(example, result)
         assert result == example
         # each `set` topic of the table, with its example value, becomes its command
         rows = re.findall(r"^\| `(ocpp/set/[^`]+)`(?:, `[^`]+`)? \| (.*?) \| (.*?) \|$", text,

@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from tests.conftest import free_port
-from tests.readme_examples import README, block_after, json_objects, same_shape, section
+from tests.readme_examples import README, assert_same_shape, block_after, json_objects, section
 
 from .test_cli import first_line, run_to_end, start, stop
 
@@ -82,11 +82,6 @@ async def test_startup_line_and_mosquitto_sub(tmp_path: Path) -> None:
         await stop(proc)
 
 
-def _differ(example: dict[str, Any], actual: dict[str, Any]) -> None:
-    problems = same_shape(example, actual)
-    assert not problems, (f"README example and the gateway differ:\n  README:  {example}\n"
-                          f"  gateway: {actual}\n  " + "\n  ".join(problems))
-
 
 async def test_held_message_example(make_gateway: Any, backend: Any, mosquitto: Any) -> None:
     heading = "Commands for charge points that are not connected"
@@ -97,7 +92,7 @@ async def test_held_message_example(make_gateway: Any, backend: Any, mosquitto: 
     await asyncio.sleep(0.2)  # the shared subscription of answer_offline
     await _run(_at(pub[0], mosquitto.port, gw.prefix))
     ack = await backend.wait_for(gw.prefix + "cs/CP001/Ack")
-    _differ(ack_example, ack)
+    assert_same_shape(ack_example, ack)
     assert {k: v for k, v in ack.items() if k not in ("Timestamp", "ExpiresAt")} == {
         k: v for k, v in ack_example.items() if k not in ("Timestamp", "ExpiresAt")}
     assert ack["ExpiresAt"] - ack["Timestamp"] == pytest.approx(3_600_000, abs=2000)

@@ -13,17 +13,12 @@ from typing import Any
 
 import orjson
 
-from tests.readme_examples import block_after, json_objects, same_shape, section
+from tests.readme_examples import assert_same_shape, block_after, json_objects, section
 
 from .wsutil import connect, recv_json
 
 TOPICS = "Topics and payloads"
 
-
-def _differ(example: dict[str, Any], actual: dict[str, Any], **kwargs: Any) -> None:
-    problems = same_shape(example, actual, **kwargs)
-    assert not problems, (f"README example and the gateway differ:\n  README:  {example}\n"
-                          f"  gateway: {actual}\n  " + "\n  ".join(problems))
 
 
 def _without(value: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -57,9 +52,9 @@ async def test_from_charge_points_examples(make_gateway: Any, backend: Any) -> N
             assert (await recv_json(ws))[1] == example["UniqueId"]
             await ws.send(frame.group(1))
             reply = await backend.wait_for(gw.prefix + "cp/CP001/Reply")
-            _differ(example, reply)
+            assert_same_shape(example, reply)
             assert _without(reply, "ReceivedAt") == _without(example, "ReceivedAt")
-    _differ(examples[0], call)
+    assert_same_shape(examples[0], call)
     assert _without(call, "ReceivedAt") == _without(examples[0], "ReceivedAt")
 
 
@@ -80,7 +75,7 @@ async def test_message_key_example(make_gateway: Any, backend: Any) -> None:
                                     example["Payload"]]).decode())
         repeat = await backend.wait_for(gw.prefix + "cp/CP001")
     assert "Duplicate" not in first and first["MessageKey"] == repeat["MessageKey"]
-    _differ(example, repeat)
+    assert_same_shape(example, repeat)
     assert len(repeat["MessageKey"]) == len(example["MessageKey"]), repeat["MessageKey"]
 
 
@@ -138,7 +133,7 @@ async def test_ack_examples(make_gateway: Any, backend: Any) -> None:
         await ws.send(f'[3,"{sent["UniqueId"]}",{{"status":"Accepted"}}]')
         acks = [await backend.wait_for(gw.prefix + "cs/CP001/Ack") for _ in range(2)]
     for example, ack in zip((sent, answered), acks, strict=True):
-        _differ(example, ack)
+        assert_same_shape(example, ack)
         assert _without(ack, "Timestamp") == _without(example, "Timestamp")
     from ocpp_mqtt.ocppj import events
 
@@ -166,19 +161,19 @@ async def test_presence_events_and_gateway_status_examples(make_gateway: Any,
     gone = await backend.wait_for(gw.prefix + "presence/CP001",
                                   where=lambda b: b["status"] == "offline")
     assert presence["proto_ver"] == gone["proto_ver"] == online["proto_ver"]
-    _differ(online, presence)
-    _differ(offline, gone)
+    assert_same_shape(online, presence)
+    assert_same_shape(offline, gone)
     # the example is a disconnected event; a connected one has neither reason nor time of it
-    _differ(event, disconnected, nullable=frozenset({"username"}))
-    _differ(_without(event, "reason", "disconnected_at"), connected,
+    assert_same_shape(event, disconnected, nullable=frozenset({"username"}))
+    assert_same_shape(_without(event, "reason", "disconnected_at"), connected,
             nullable=frozenset({"username"}))
     status = await backend.wait_for(gw.prefix + "gateway/gw-1/status",
                                     where=lambda b: b["status"] == "online")
-    _differ(status_online, status)
+    assert_same_shape(status_online, status)
     await gw.gateway.stop()
     status = await backend.wait_for(gw.prefix + "gateway/gw-1/status",
                                     where=lambda b: b["status"] == "offline")
-    _differ(status_offline, status)
+    assert_same_shape(status_offline, status)
 
 
 async def test_security_event_example(make_gateway: Any, backend: Any, tmp_path: Any) -> None:
@@ -197,7 +192,7 @@ async def test_security_event_example(make_gateway: Any, backend: Any, tmp_path:
     status, _ = await status_of(url, headers={"Authorization": basic_auth("CP001", "wrong!")})
     assert status == 401
     event = await backend.wait_for(gw.prefix + "security/CP001")
-    _differ(example, event)
+    assert_same_shape(example, event)
     same = ("event", "identity", "gateway", "profile", "status", "reason")
     assert {k: event[k] for k in same} == {k: example[k] for k in same}
 
