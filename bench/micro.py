@@ -12,13 +12,13 @@ the committed baseline is a finding (shared/reference/benchmarks.md, B6).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
+from baseline import report
 
 from ocpp_mqtt.northbound import emqx
 from ocpp_mqtt.ocppj.events import Outcome, UpCall, UpResult
@@ -190,17 +190,7 @@ def main() -> None:
     results.update(outgoing_round_trip(args.n, 10))
     results["relay round trip, 1.6 MeterValues 1.2 kB (no I/O)"] = min(
         relay_round_trip(args.n) for _ in range(3))
-    baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
-    print(f"{'case':56} {'us/op':>8} {'baseline':>9} {'ratio':>6}")
-    for name, value in results.items():
-        base = baseline.get(name)
-        ratio = f"{value / base:6.2f}" if base else "     -"
-        flag = "  <- finding (> 2x baseline)" if base and value > 2 * base else ""
-        print(f"{name:56} {value:8.2f} {base or 0:9.2f} {ratio}{flag}")
-    if args.save:
-        BASELINE.write_text(json.dumps({k: round(v, 2) for k, v in results.items()}, indent=1)
-                            + "\n")
-        print(f"baseline written to {BASELINE}")
+    report(results, BASELINE, "us/op", args.save)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import pstats
 import statistics
 import time
@@ -25,6 +24,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from baseline import report
 
 from ocpp_mqtt.modes.central.observe import connected, observe
 from ocpp_mqtt.modes.central.state import ChargePointState, ConnectorState
@@ -242,17 +243,7 @@ def main() -> None:
         profile(args.profile, args.n)
         return
     results = {name: measure(name, args.n, args.rounds) for name in CASES}
-    baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
-    print(f"{'case':34} {'us/call':>8} {'baseline':>9} {'ratio':>6}")
-    for name, value in results.items():
-        base = baseline.get(name)
-        ratio = f"{value / base:6.2f}" if base else "     -"
-        flag = "  <- finding (> 2x baseline)" if base and value > 2 * base else ""
-        print(f"{name:34} {value:8.2f} {base or 0:9.2f} {ratio}{flag}")
-    if args.save:
-        BASELINE.write_text(json.dumps({k: round(v, 2) for k, v in results.items()}, indent=1)
-                            + "\n")
-        print(f"baseline written to {BASELINE}")
+    report(results, BASELINE, "us/call", args.save)
 
 
 if __name__ == "__main__":
