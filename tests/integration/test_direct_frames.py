@@ -49,6 +49,8 @@ async def test_frames_go_straight_to_the_session_in_order(make_gateway: Any,
             reply = await recv_json(ws)
             assert reply[:2] == [3, uid]
         assert len(handled) == len(ids)  # every one without the queue
+    await until(lambda: "DF1" not in gw.gateway.relay.connections, 5, "detach")
+    assert direct.deliver is None  # the closed connection's parser hands nothing on
 
 
 async def test_frames_queued_while_held_keep_their_order(make_gateway: Any,

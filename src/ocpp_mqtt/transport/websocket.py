@@ -236,12 +236,12 @@ class Listener:
     async def _serve(self, conn: Connection) -> None:
         ws = conn.ws
         reason = "closed by the charge point"
+        direct = ws.direct if isinstance(ws, OcppWebSocket) else None
         try:
             await self.owner.attach(conn)
             on_text = self.owner.on_text
             flow = self.flow
             trace = conn.trace
-            direct = ws.direct if isinstance(ws, OcppWebSocket) else None
             if direct is not None:
                 direct.held = lambda: flow.blocked  # then the queue holds them, as below
                 direct.deliver = self._direct(conn, on_text, trace)
@@ -273,4 +273,6 @@ class Listener:
             reason = "gateway shutting down"
             raise
         finally:
+            if direct is not None:
+                direct.deliver = None  # whatever the socket still brings is not ours to handle
             self.owner.detach(conn, reason)
